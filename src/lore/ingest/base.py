@@ -1,0 +1,97 @@
+"""The connector contract (one required method, `parse`) and the name-to-class registry."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ConfigError, IngestError
+from ..types import Draft, IngestProblem
+
+Parsed = Draft | IngestProblem
+
+_REGISTRY: dict[str, str] = {
+    # Detection tries these in order, so the most specific formats come first.
+    "locomo": "lore.ingest.locomo:LocomoConnector",
+    "openai": "lore.ingest.openai_chat:OpenAIChatConnector",
+    "jsonl": "lore.ingest.jsonl:JsonlConnector",
+    "vtt": "lore.ingest.transcripts:VttConnector",
+    "srt": "lore.ingest.transcripts:SrtConnector",
+    "markdown": "lore.ingest.documents:MarkdownConnector",
+    "text": "lore.ingest.documents:TextConnector",
+}
+
+
+class Connector(ABC):
+    """Reads one source file and yields drafts, or a problem for each item it cannot parse."""
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def sniff(cls, path: Path, head: str) -> bool:
+        """Whether this connector reads `path`, given its first few kilobytes."""
+        return path.suffix.lower() in cls.suffixes
+
+    @abstractmethod
+    def parse(self, path: Path) -> Iterator[Parsed]:
+        """Drafts in source order; an `IngestProblem` for each item that cannot be read."""
+
+
+def register_connector(name: str, target: str) -> None:
+    """Register a connector class under `name` ("package.module:Class")."""
+    _REGISTRY[name] = target
+
+
+def available_formats() -> list[str]:
+    return list(_REGISTRY)
+
+
+def _load(name: str) -> type[Connector]:
+    module_name, _, class_name = _REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+def get_connector(name: str) -> Connector:
+    if name not in _REGISTRY:
+        raise ConfigError(
+            f"unknown format {name!r}", hint=f"choose one of auto, {', '.join(available_formats())}"
+        )
+    return _load(name)()
+
+
+def detect_format(path: Path) -> str:
+    """The first registered format whose `sniff` accepts `path`."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            head = handle.read(8192)
+    except OSError as exc:
+        raise IngestError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
+    for name in _REGISTRY:
+        if _load(name).sniff(path, head):
+            return name
+    raise IngestError(
+        "cannot tell the format",
+        file=str(path),
+        hint=f"pass --format, one of {', '.join(available_formats())}",
+    )
+
+
+def parse_time(value: Any) -> datetime:
+    """A timestamp from ISO 8601 text or epoch seconds (or milliseconds); naive means UTC."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise ValueError(f"not a timestamp: {value!r}")

@@ -1,0 +1,158 @@
+"""Turns drafts into stored records: ids, hashes, index context and vectors, one transaction per batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from ..errors import ConfigError
+from ..ids import new_id
+from ..index.contextual import embedding_text, index_contexts
+from ..index.embed import Embedder
+from ..store.sqlite import SQLiteStore, StoredRow
+from ..types import RECORD_KINDS, Draft, IngestProblem, IngestReport, to_epoch
+
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+BATCH_SIZE = 256
+
+
+def check_namespace(namespace: str) -> str:
+    """`namespace` if it is a valid path such as `acme/eng/payments`, else a ConfigError."""
+    if not NAMESPACE_PATTERN.match(namespace or ""):
+        raise ConfigError(
+            f"invalid namespace {namespace!r}",
+            hint="use path segments of letters, digits, '.', '_' or '-' joined by '/', e.g. acme/eng",
+        )
+    return namespace
+
+
+def content_hash(draft: Draft) -> str:
+    """What makes two drafts from the same source the same record."""
+    payload = json.dumps(
+        [draft.kind, draft.session_id, draft.seq, draft.actor, draft.role,
+         to_epoch(draft.occurred_at), draft.text],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class WriteTally:
+    added: int = 0
+    duplicates: int = 0
+    problems: list[IngestProblem] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+
+    def report(self) -> IngestReport:
+        return IngestReport(
+            self.added, self.duplicates, len(self.problems), tuple(self.problems), tuple(self.record_ids)
+        )
+
+
+def _batches(items: Iterable[Draft | IngestProblem], size: int) -> Iterator[list[Draft | IngestProblem]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class RecordWriter:
+    """Stores drafts idempotently; each batch of records and vectors lands whole or not at all."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        embedder: Embedder,
+        on_vectors: Callable[[list[int], object], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.on_vectors = on_vectors
+
+    def write(
+        self,
+        items: Iterable[Draft | IngestProblem],
+        *,
+        namespace: str,
+        connector: str,
+        uri: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        check_namespace(namespace)
+        tally = WriteTally()
+        for batch in _batches(items, BATCH_SIZE):
+            drafts: list[Draft] = []
+            for item in batch:
+                if isinstance(item, IngestProblem):
+                    tally.problems.append(item)
+                elif problem := self._invalid(item, uri):
+                    tally.problems.append(problem)
+                else:
+                    drafts.append(item)
+            if drafts:
+                self._write_batch(drafts, namespace, connector, uri, tally)
+            if progress is not None:
+                progress(len(batch))
+        return tally.report()
+
+    def _invalid(self, draft: Draft, uri: str) -> IngestProblem | None:
+        line = draft.metadata.get("line") if isinstance(draft.metadata, dict) else None
+        if draft.kind not in RECORD_KINDS:
+            return IngestProblem(uri, line, f"unknown kind {draft.kind!r}; use one of {', '.join(RECORD_KINDS)}")
+        if not draft.text.strip():
+            return IngestProblem(uri, line, "empty text")
+        if draft.namespace is not None and not NAMESPACE_PATTERN.match(draft.namespace):
+            return IngestProblem(uri, line, f"invalid namespace {draft.namespace!r}")
+        return None
+
+    def _write_batch(
+        self, drafts: list[Draft], namespace: str, connector: str, uri: str, tally: WriteTally
+    ) -> None:
+        now = time.time()
+        previous: dict[str, str] = {}
+        for draft in drafts:
+            ns = draft.namespace or namespace
+            if draft.session_id is not None and draft.session_id not in previous:
+                last = self.store.last_in_session(ns, draft.session_id)
+                if last is not None and (draft.seq is None or last[1] is None or last[1] < draft.seq):
+                    previous[draft.session_id] = last[0]
+        contexts = index_contexts(drafts, previous)
+        rows = [
+            StoredRow(
+                id=new_id(),
+                namespace=draft.namespace or namespace,
+                connector=connector,
+                uri=uri,
+                source_id=draft.source_id or "",
+                session_id=draft.session_id,
+                seq=draft.seq,
+                actor=draft.actor,
+                role=draft.role,
+                kind=draft.kind,
+                text=draft.text,
+                occurred_at=to_epoch(draft.occurred_at),
+                recorded_at=now,
+                metadata=json.dumps(draft.metadata, ensure_ascii=False, default=str),
+                content_hash=content_hash(draft),
+                redactions="[]",
+                context=context,
+            )
+            for draft, context in zip(drafts, contexts, strict=True)
+        ]
+        with self.store.transaction():
+            inserted = self.store.insert_rows(rows)
+            new = [(got, draft) for got, draft in zip(inserted, drafts, strict=True) if got]
+            if new:
+                vectors = self.embedder.embed([embedding_text(d) for _, d in new])
+                rowids = [got[0] for got, _ in new]
+                self.store.insert_vectors(rowids, vectors)
+        if new and self.on_vectors is not None:
+            self.on_vectors(rowids, vectors)
+        tally.added += len(new)
+        tally.duplicates += len(rows) - len(new)
+        tally.record_ids.extend(got[1] for got, _ in new)
+

@@ -1,0 +1,1 @@
+"""Retrieval: query parsing, retrievers and rank fusion."""

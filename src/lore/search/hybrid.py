@@ -1,0 +1,91 @@
+"""Hybrid retrieval: BM25 and dense cosine, each filtered before top-k, then fused and explained."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..index.vectors import VectorIndex
+from ..store.sqlite import SQLiteStore, is_unfiltered
+from ..types import Filters, Query, RetrieverHit
+from .fusion import Fusion, get_fusion
+from .query import fts_match
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Tunable retrieval settings; the defaults are the ones measured in docs/benchmarks.md."""
+
+    candidates: int = 100
+    fusion: str = "rrf"
+    weights: dict[str, float] = field(default_factory=lambda: {"fts": 1.0, "vector": 1.0})
+    fts_column_weights: tuple[float, float] = (1.0, 0.4)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A fused candidate before its record is loaded."""
+
+    rowid: int
+    score: float
+    why: dict[str, RetrieverHit]
+
+
+class HybridSearcher:
+    """Runs the retrievers a query asks for and fuses their rankings."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        index: Callable[[], VectorIndex],
+        embed_query: Callable[[str], np.ndarray],
+        settings: SearchSettings | None = None,
+    ) -> None:
+        self.store = store
+        self._index = index
+        self._embed_query = embed_query
+        self.settings = settings or SearchSettings()
+        self.fusion: Fusion = get_fusion(self.settings.fusion)
+
+    def fts(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
+        match = fts_match(text)
+        if match is None:
+            return []
+        return self.store.fts_search(match, filters, limit, self.settings.fts_column_weights)
+
+    def vector(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
+        if not text.strip():
+            return []
+        index = self._index()
+        if len(index) == 0:
+            return []
+        allowed = None if is_unfiltered(filters) else self.store.filtered_rowids(filters)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        rowids, scores = index.search(self._embed_query(text), limit, allowed)
+        return [(int(r), float(s)) for r, s in zip(rowids, scores, strict=True)]
+
+    def rankings(self, query: Query, limit: int) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = {}
+        if query.mode in ("hybrid", "fts"):
+            out["fts"] = self.fts(query.text, query.filters, limit)
+        if query.mode in ("hybrid", "vector"):
+            out["vector"] = self.vector(query.text, query.filters, limit)
+        return out
+
+    def search(self, query: Query) -> list[Scored]:
+        limit = max(self.settings.candidates, query.k)
+        rankings = self.rankings(query, limit)
+        if len(rankings) == 1:
+            ((name, ranking),) = rankings.items()
+            fused = {rowid: score for rowid, score in ranking}
+        else:
+            fused = self.fusion.fuse(rankings, self.settings.weights)
+        explained: dict[int, dict[str, RetrieverHit]] = {rowid: {} for rowid in fused}
+        for name, ranking in rankings.items():
+            for rank, (rowid, score) in enumerate(ranking, start=1):
+                explained[rowid][name] = RetrieverHit(rank, round(score, 6))
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[: query.k]
+        return [Scored(rowid, score, explained[rowid]) for rowid, score in best]

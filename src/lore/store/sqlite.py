@@ -1,0 +1,318 @@
+"""The embedded store: one SQLite file in WAL mode holding records, full text and vectors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import NotFound, StorageError
+from ..types import Filters, Record, Source, from_epoch, to_epoch
+from . import migrations
+
+_RECORD_COLUMNS = (
+    "rowid, id, namespace, connector, uri, source_id, session_id, seq, actor, role, kind, text,"
+    " occurred_at, recorded_at, metadata, content_hash, redactions"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """A record ready for insertion (everything but the rowid)."""
+
+    id: str
+    namespace: str
+    connector: str
+    uri: str
+    source_id: str
+    session_id: str | None
+    seq: int | None
+    actor: str | None
+    role: str | None
+    kind: str
+    text: str
+    occurred_at: float | None
+    recorded_at: float
+    metadata: str
+    content_hash: str
+    redactions: str
+    context: str
+
+
+def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
+    """SQL matching `namespace` and everything below it, never above or beside it."""
+    # '0' is the character after '/', so the range covers exactly "ns/..." and nothing else.
+    return (
+        f"({column} = ? OR ({column} >= ? AND {column} < ?))",
+        [namespace, namespace + "/", namespace + "0"],
+    )
+
+
+def filter_clause(filters: Filters, alias: str = "r") -> tuple[str, list[Any]]:
+    """A WHERE fragment (without WHERE) for `filters`; "1" when nothing is filtered."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if filters.namespace:
+        sql, args = namespace_clause(f"{alias}.namespace", filters.namespace)
+        parts.append(sql)
+        params += args
+    for column, values in (
+        ("actor", filters.actors),
+        ("session_id", filters.sessions),
+        ("kind", filters.kinds),
+    ):
+        if values:
+            parts.append(f"{alias}.{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    if filters.since is not None:
+        parts.append(f"{alias}.occurred_at >= ?")
+        params.append(to_epoch(filters.since))
+    if filters.until is not None:
+        parts.append(f"{alias}.occurred_at < ?")
+        params.append(to_epoch(filters.until))
+    return (" AND ".join(parts) or "1"), params
+
+
+def is_unfiltered(filters: Filters) -> bool:
+    return filter_clause(filters)[0] == "1"
+
+
+class SQLiteStore:
+    """Records, their full-text index and their vectors in one SQLite file."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute("PRAGMA cache_size=-65536")
+            self.db.execute("PRAGMA mmap_size=1073741824")
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(
+                f"cannot open database {self.path}: {exc}",
+                hint="check the path, or move a damaged file aside and run `lore init`",
+            ) from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything in it lands, or nothing does."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
+
+    # -- writes ---------------------------------------------------------------
+    def insert_rows(self, rows: Sequence[StoredRow]) -> list[tuple[int, str] | None]:
+        """Insert rows inside the caller's transaction; None marks a duplicate."""
+        out: list[tuple[int, str] | None] = []
+        sql = (
+            "INSERT INTO records (id, namespace, connector, uri, source_id, session_id, seq, actor,"
+            " role, kind, text, occurred_at, recorded_at, metadata, content_hash, redactions,"
+            " context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT DO NOTHING RETURNING rowid"
+        )
+        for row in rows:
+            got = self.db.execute(
+                sql,
+                (
+                    row.id, row.namespace, row.connector, row.uri, row.source_id, row.session_id,
+                    row.seq, row.actor, row.role, row.kind, row.text, row.occurred_at,
+                    row.recorded_at, row.metadata, row.content_hash, row.redactions, row.context,
+                ),
+            ).fetchone()
+            out.append((got[0], row.id) if got else None)
+        return out
+
+    def insert_vectors(self, rowids: Sequence[int], vectors: np.ndarray) -> None:
+        data = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors (rowid, vector) VALUES (?, ?)",
+            ((int(r), data[i].tobytes()) for i, r in enumerate(rowids)),
+        )
+
+    def delete_records(self, rowids: Sequence[int], reason: str, at: float) -> list[str]:
+        """Delete records (inside the caller's transaction), keeping an audit row for each."""
+        ids = []
+        for rowid in rowids:
+            row = self.db.execute(
+                "SELECT id, namespace, content_hash FROM records WHERE rowid = ?", (rowid,)
+            ).fetchone()
+            if row is None:
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO forgotten VALUES (?, ?, ?, ?, ?)", (*row, reason, at)
+            )
+            self.db.execute("DELETE FROM records WHERE rowid = ?", (rowid,))
+            ids.append(row[0])
+        return ids
+
+    # -- reads ----------------------------------------------------------------
+    def count(self, filters: Filters | None = None) -> int:
+        where, params = filter_clause(filters or Filters())
+        return int(self.db.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()[0])
+
+    def vector_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    def max_rowid(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0])
+
+    def filtered_rowids(self, filters: Filters) -> np.ndarray:
+        where, params = filter_clause(filters)
+        rows = self.db.execute(f"SELECT rowid FROM records r WHERE {where} ORDER BY rowid", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def fts_search(
+        self, match: str, filters: Filters, limit: int, weights: tuple[float, float] = (1.0, 0.4)
+    ) -> list[tuple[int, float]]:
+        """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`."""
+        where, params = filter_clause(filters)
+        rank = f"bm25(records_fts, {weights[0]:.4f}, {weights[1]:.4f})"
+        if where == "1":
+            sql = (
+                f"SELECT rowid, {rank} AS s FROM records_fts WHERE records_fts MATCH ?"
+                " ORDER BY s LIMIT ?"
+            )
+            args: list[Any] = [match, limit]
+        else:
+            sql = (
+                f"SELECT f.rowid, {rank} AS s FROM records_fts f JOIN records r ON r.rowid = f.rowid"
+                f" WHERE records_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
+            )
+            args = [match, *params, limit]
+        try:
+            return [(row[0], -row[1]) for row in self.db.execute(sql, args)]
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"full-text query failed: {exc}") from exc
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many records contain each (already stemmed) term; needs the vocab table."""
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.records_vocab USING fts5vocab(main, records_fts, row)"
+        )
+        out: dict[str, int] = {}
+        for term in terms:
+            row = self.db.execute("SELECT doc FROM temp.records_vocab WHERE term = ?", (term,)).fetchone()
+            out[term] = int(row[0]) if row else 0
+        return out
+
+    def iter_vectors(self, after_rowid: int = 0, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rowids, vectors) in rowid order, in chunks, for rows after `after_rowid`."""
+        last = after_rowid
+        while True:
+            rows = self.db.execute(
+                "SELECT rowid, vector FROM vectors WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            yield rowids, vectors
+            last = int(rowids[-1])
+
+    def records_by_rowid(self, rowids: Sequence[int]) -> dict[int, Record]:
+        out: dict[int, Record] = {}
+        ids = [int(r) for r in rowids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE rowid IN ({','.join('?' * len(part))})"
+            for row in self.db.execute(sql, part):
+                out[row[0]] = _to_record(row)
+        return out
+
+    def record_by_id(self, record_id: str) -> tuple[int, Record]:
+        row = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no record {record_id!r}")
+        return row[0], _to_record(row)
+
+    def session_records(
+        self, namespace: str, session_id: str, seq_from: int, seq_to: int
+    ) -> list[Record]:
+        rows = self.db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE namespace = ? AND session_id = ?"
+            " AND seq BETWEEN ? AND ? ORDER BY seq, rowid",
+            (namespace, session_id, seq_from, seq_to),
+        )
+        return [_to_record(row) for row in rows]
+
+    def last_in_session(self, namespace: str, session_id: str) -> tuple[str, int | None] | None:
+        row = self.db.execute(
+            "SELECT text, seq FROM records WHERE namespace = ? AND session_id = ?"
+            " ORDER BY seq DESC, rowid DESC LIMIT 1",
+            (namespace, session_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def stats(self) -> dict[str, Any]:
+        namespaces = {
+            ns: n for ns, n in self.db.execute(
+                "SELECT namespace, count(*) FROM records GROUP BY namespace ORDER BY namespace"
+            )
+        }
+        kinds = {k: n for k, n in self.db.execute("SELECT kind, count(*) FROM records GROUP BY kind")}
+        sessions = self.db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT namespace, session_id FROM records"
+            " WHERE session_id IS NOT NULL)"
+        ).fetchone()[0]
+        return {
+            "records": sum(namespaces.values()),
+            "sessions": int(sessions),
+            "vectors": int(self.db.execute("SELECT count(*) FROM vectors").fetchone()[0]),
+            "namespaces": namespaces,
+            "kinds": kinds,
+            "forgotten": int(self.db.execute("SELECT count(*) FROM forgotten").fetchone()[0]),
+        }
+
+
+def _to_record(row: Sequence[Any]) -> Record:
+    return Record(
+        id=row[1],
+        namespace=row[2],
+        source=Source(row[3], row[4], row[5]),
+        session_id=row[6],
+        seq=row[7],
+        actor=row[8],
+        role=row[9],
+        kind=row[10],
+        text=row[11],
+        occurred_at=from_epoch(row[12]),
+        recorded_at=from_epoch(row[13]),  # type: ignore[arg-type]
+        metadata=json.loads(row[14]),
+        content_hash=row[15],
+        redactions=tuple(json.loads(row[16])),
+    )
