@@ -38,7 +38,10 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A record before it is stored: what connectors produce and `Lore.add` accepts."""
+    """A record before it is stored: what connectors produce and `Lore.add` accepts.
+
+    `namespace`, when set, is relative to the namespace the draft is written under.
+    """
 
     text: str
     kind: str = "message"

@@ -11,33 +11,42 @@ from collections.abc import Sequence
 from ..types import Draft
 
 CONVERSATIONAL_KINDS = frozenset({"message", "utterance", "tool_call", "tool_result"})
+NEIGHBOURS = 2  # turns each side; 2 beat 1, 3 and 4 on LoCoMo dev (docs/benchmarks.md)
 NEIGHBOUR_CHARS = 400
+LOOKAHEAD = 16  # how far ahead in a batch to look for the same session's next turns
+
+SessionKey = tuple[str | None, str]
 
 
 def _clip(text: str) -> str:
     return text if len(text) <= NEIGHBOUR_CHARS else text[:NEIGHBOUR_CHARS]
 
 
-def index_contexts(drafts: Sequence[Draft], previous: dict[str, str] | None = None) -> list[str]:
+def session_key(draft: Draft) -> SessionKey | None:
+    """Which conversation a draft continues: its (relative) namespace and session id."""
+    return None if draft.session_id is None else (draft.namespace, draft.session_id)
+
+
+def index_contexts(
+    drafts: Sequence[Draft], previous: dict[SessionKey, list[str]] | None = None
+) -> list[str]:
     """The `context` column for each draft: its actor and the turns just before and after it.
 
-    `previous` maps a session id to the text of its last stored turn, so a batch that continues
-    a session still sees the turn before its first draft.
+    `previous` maps a session key to the texts of its last stored turns (oldest first), so a
+    batch that continues a session still sees the turns before its first draft.
     """
-    last_text = dict(previous or {})
+    before: dict[SessionKey, list[str]] = {k: list(v) for k, v in (previous or {}).items()}
     out: list[str] = []
     for i, draft in enumerate(drafts):
         parts = [draft.actor or ""]
-        if draft.kind in CONVERSATIONAL_KINDS and draft.session_id is not None:
-            before = last_text.get(draft.session_id)
-            if before:
-                parts.append(_clip(before))
-            after = next(
-                (d.text for d in drafts[i + 1 : i + 8] if d.session_id == draft.session_id), None
-            )
-            if after:
-                parts.append(_clip(after))
-            last_text[draft.session_id] = draft.text
+        key = session_key(draft)
+        if draft.kind in CONVERSATIONAL_KINDS and key is not None:
+            earlier = before.setdefault(key, [])
+            parts += [_clip(t) for t in earlier[-NEIGHBOURS:]]
+            later = [d.text for d in drafts[i + 1 : i + LOOKAHEAD] if session_key(d) == key]
+            parts += [_clip(t) for t in later[:NEIGHBOURS]]
+            earlier.append(draft.text)
+            del earlier[:-NEIGHBOURS]
         out.append("\n".join(p for p in parts if p))
     return out
 

@@ -12,7 +12,7 @@ from itertools import islice
 
 from ..errors import ConfigError
 from ..ids import new_id
-from ..index.contextual import embedding_text, index_contexts
+from ..index.contextual import NEIGHBOURS, SessionKey, embedding_text, index_contexts, session_key
 from ..index.embed import Embedder
 from ..store.sqlite import SQLiteStore, StoredRow
 from ..types import RECORD_KINDS, Draft, IngestProblem, IngestReport, to_epoch
@@ -29,6 +29,11 @@ def check_namespace(namespace: str) -> str:
             hint="use path segments of letters, digits, '.', '_' or '-' joined by '/', e.g. acme/eng",
         )
     return namespace
+
+
+def _namespace_of(draft: Draft, namespace: str) -> str:
+    """A draft's namespace is relative to the one it is written under."""
+    return f"{namespace}/{draft.namespace}" if draft.namespace else namespace
 
 
 def content_hash(draft: Draft) -> str:
@@ -113,18 +118,22 @@ class RecordWriter:
         self, drafts: list[Draft], namespace: str, connector: str, uri: str, tally: WriteTally
     ) -> None:
         now = time.time()
-        previous: dict[str, str] = {}
+        previous: dict[SessionKey, list[str]] = {}
+        checked: set[SessionKey] = set()
         for draft in drafts:
-            ns = draft.namespace or namespace
-            if draft.session_id is not None and draft.session_id not in previous:
-                last = self.store.last_in_session(ns, draft.session_id)
-                if last is not None and (draft.seq is None or last[1] is None or last[1] < draft.seq):
-                    previous[draft.session_id] = last[0]
+            key = session_key(draft)
+            if key is not None and key not in checked:
+                checked.add(key)
+                earlier = self.store.last_in_session(
+                    _namespace_of(draft, namespace), key[1], NEIGHBOURS, before_seq=draft.seq
+                )
+                if earlier:
+                    previous[key] = earlier
         contexts = index_contexts(drafts, previous)
         rows = [
             StoredRow(
                 id=new_id(),
-                namespace=draft.namespace or namespace,
+                namespace=_namespace_of(draft, namespace),
                 connector=connector,
                 uri=uri,
                 source_id=draft.source_id or "",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
 from ..index.vectors import VectorIndex
 from ..store.sqlite import SQLiteStore, is_unfiltered
-from ..types import Filters, Query, RetrieverHit
+from ..types import Filters, Query, RetrieverHit, to_epoch
 from .fusion import Fusion, get_fusion
 from .query import fts_match
+from .timeparse import find_time_spans
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,12 @@ class SearchSettings:
     candidates: int = 100
     fusion: str = "rrf"
     weights: dict[str, float] = field(default_factory=lambda: {"fts": 1.0, "vector": 1.0})
-    fts_column_weights: tuple[float, float] = (1.0, 0.4)
+    # BM25 weight of a record's own text and of its index context (speaker, neighbouring turns).
+    fts_column_weights: tuple[float, float] = (1.0, 0.5)
+    # A record inside a time span the query names ("on 8 May, 2023") has its score scaled by
+    # (1 + time_boost); `time_slack_days` widens the span since sources date loosely.
+    time_boost: float = 1.0
+    time_slack_days: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,25 @@ class HybridSearcher:
         self._embed_query = embed_query
         self.settings = settings or SearchSettings()
         self.fusion: Fusion = get_fusion(self.settings.fusion)
+
+    def _boost_named_times(
+        self, text: str, fused: dict[int, float], explained: dict[int, dict[str, RetrieverHit]]
+    ) -> None:
+        """Scale up candidates that occurred within a time span the query names."""
+        spans, _ = find_time_spans(text)
+        if not spans or not fused or not self.settings.time_boost:
+            return
+        slack = timedelta(days=self.settings.time_slack_days)
+        windows = [(to_epoch(s.start - slack), to_epoch(s.end + slack)) for s in spans]
+        times = self.store.occurred_at_of(list(fused))
+        inside = [
+            rowid for rowid, moment in times.items()
+            if moment is not None and any(lo <= moment < hi for lo, hi in windows)  # type: ignore[operator]
+        ]
+        factor = 1.0 + self.settings.time_boost
+        for rank, rowid in enumerate(sorted(inside, key=lambda r: -fused[r]), start=1):
+            fused[rowid] *= factor
+            explained[rowid]["time"] = RetrieverHit(rank, factor)
 
     def fts(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
         match = fts_match(text)
@@ -87,5 +113,6 @@ class HybridSearcher:
         for name, ranking in rankings.items():
             for rank, (rowid, score) in enumerate(ranking, start=1):
                 explained[rowid][name] = RetrieverHit(rank, round(score, 6))
+        self._boost_named_times(query.text, fused, explained)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[: query.k]
         return [Scored(rowid, score, explained[rowid]) for rowid, score in best]

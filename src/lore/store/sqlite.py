@@ -244,6 +244,16 @@ class SQLiteStore:
             yield rowids, vectors
             last = int(rowids[-1])
 
+    def occurred_at_of(self, rowids: Sequence[int]) -> dict[int, float | None]:
+        """World time (epoch seconds) of each rowid."""
+        ids = [int(r) for r in rowids]
+        out: dict[int, float | None] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            sql = f"SELECT rowid, occurred_at FROM records WHERE rowid IN ({','.join('?' * len(part))})"
+            out.update(self.db.execute(sql, part).fetchall())
+        return out
+
     def records_by_rowid(self, rowids: Sequence[int]) -> dict[int, Record]:
         out: dict[int, Record] = {}
         ids = [int(r) for r in rowids]
@@ -270,13 +280,30 @@ class SQLiteStore:
         )
         return [_to_record(row) for row in rows]
 
-    def last_in_session(self, namespace: str, session_id: str) -> tuple[str, int | None] | None:
-        row = self.db.execute(
-            "SELECT text, seq FROM records WHERE namespace = ? AND session_id = ?"
-            " ORDER BY seq DESC, rowid DESC LIMIT 1",
-            (namespace, session_id),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def session_neighbours(
+        self, namespace: str, session_id: str, seq: int, window: int, *, before: bool
+    ) -> list[Record]:
+        """Up to `window` records of a session just before (or after) `seq`, in seq order."""
+        op, order = ("<", "DESC") if before else (">", "ASC")
+        rows = self.db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE namespace = ? AND session_id = ?"
+            f" AND seq {op} ? ORDER BY seq {order}, rowid {order} LIMIT ?",
+            (namespace, session_id, seq, window),
+        ).fetchall()
+        records = [_to_record(row) for row in rows]
+        return records[::-1] if before else records
+
+    def last_in_session(
+        self, namespace: str, session_id: str, count: int, *, before_seq: int | None = None
+    ) -> list[str]:
+        """Texts of a session's last `count` stored turns (before `before_seq`), oldest first."""
+        sql = "SELECT text FROM records WHERE namespace = ? AND session_id = ?"
+        args: list[Any] = [namespace, session_id]
+        if before_seq is not None:
+            sql += " AND (seq IS NULL OR seq < ?)"
+            args.append(before_seq)
+        rows = self.db.execute(sql + " ORDER BY seq DESC, rowid DESC LIMIT ?", (*args, count))
+        return [row[0] for row in rows][::-1]
 
     def stats(self) -> dict[str, Any]:
         namespaces = {

@@ -1,0 +1,1 @@
+"""Evaluation on public benchmarks: loaders, official metrics and reports."""
