@@ -77,11 +77,14 @@ class Lore:
         embedder: str | Embedder = USE_DEFAULT,
         vector_index: str = "auto",
         settings: SearchSettings | None = None,
+        reembed: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> Lore:
         """Open (creating if needed) the store at `path`, `$LORE_DB` or `./.lore/lore.db`.
 
         `embedder` defaults to the one the store was built with (MiniLM for a new store);
-        asking for a different one is an error, since the vectors would not be comparable.
+        asking for a different one is an error, since the vectors would not be comparable,
+        unless `reembed` is set: then every record is embedded again with the new embedder.
         """
         store = SQLiteStore(":memory:" if memory else (path or default_db_path()))
         try:
@@ -91,6 +94,8 @@ class Lore:
             chosen = get_embedder(embedder)
             if recorded is None:
                 store.set_meta("embedder", chosen.identity)
+            elif recorded != chosen.identity and reembed:
+                _reembed(store, chosen, progress)
             elif recorded != chosen.identity:
                 raise EmbedderMismatch(
                     f"{store.path} holds vectors from {recorded!r}, not {chosen.identity!r}"
@@ -118,9 +123,16 @@ class Lore:
     def _vectors(self) -> VectorIndex:
         if self._index is None:
             name = self._vector_index_name
+            path = self._index_path()
             if name == "auto":
-                name = "usearch" if self.store.vector_count() >= ANN_THRESHOLD else "exact"
-            index = get_vector_index(name, self.embedder.dim, self._index_path())
+                # A saved ANN index means the store was big; counting 1M vectors costs ~0.5 s.
+                saved = path is not None and path.exists()
+                big = saved or self.store.vector_count() >= ANN_THRESHOLD
+                name = "usearch" if big else "exact"
+            index = get_vector_index(name, self.embedder.dim, path)
+            if index.watermark() > self.store.max_rowid():  # saved for a database since replaced
+                index = get_vector_index(name, self.embedder.dim, None)
+                index.path = path
             for rowids, vectors in self.store.iter_vectors(after_rowid=index.watermark()):
                 index.add(rowids, vectors)
             self._index = index
@@ -150,8 +162,14 @@ class Lore:
     ) -> IngestReport:
         """Add one record; adding the same content again adds nothing."""
         draft = Draft(
-            text=text, kind=kind, session_id=session, seq=seq, actor=actor, role=role,
-            occurred_at=occurred_at, metadata=metadata or {},
+            text=text,
+            kind=kind,
+            session_id=session,
+            seq=seq,
+            actor=actor,
+            role=role,
+            occurred_at=occurred_at,
+            metadata=metadata or {},
         )
         return self.add_many([draft], namespace=namespace, source=source)
 
@@ -164,7 +182,9 @@ class Lore:
         progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Add many drafts in transactional batches; invalid ones are reported, the rest land."""
-        return self.writer.write(drafts, namespace=namespace, connector="api", uri=source, progress=progress)
+        return self.writer.write(
+            drafts, namespace=namespace, connector="api", uri=source, progress=progress
+        )
 
     def ingest(
         self,
@@ -175,7 +195,7 @@ class Lore:
         progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Ingest a file: every parsable item lands, every other is reported with file and line."""
-        file = Path(path)
+        file = Path(path).resolve()  # one file is one source however it is named
         if not file.is_file():
             raise NotFound(f"no such file: {file}")
         check_namespace(namespace)
@@ -230,7 +250,9 @@ class Lore:
         """Fragments for `query` that fit `budget_tokens` exactly, cited and deduplicated."""
         from .context.pack import build_context
 
-        filters = make_query(query, 10, "hybrid", namespace, actors, sessions, kinds, since, until).filters
+        filters = make_query(
+            query, 10, "hybrid", namespace, actors, sessions, kinds, since, until
+        ).filters
         return build_context(self, query, budget_tokens, filters, encoding=encoding)
 
     def expand(self, handle: str, window: int = 3) -> Expansion:
@@ -253,9 +275,30 @@ class Lore:
             rowids.append(self.store.record_by_id(record_id)[0])
         with self.store.transaction():
             removed = self.store.delete_records(rowids, reason, time.time())
-        if self._index is not None:
-            self._index.remove(np.asarray(rowids, dtype=np.int64))
+        index = self._index
+        if index is None and (path := self._index_path()) is not None and path.exists():
+            index = self._vectors()  # a saved index must forget them too, loaded or not
+        if index is not None:
+            index.remove(np.asarray(rowids, dtype=np.int64))
         return removed
+
+
+def _reembed(
+    store: SQLiteStore, embedder: Embedder, progress: Callable[[int], None] | None
+) -> None:
+    """Replace every vector with one from `embedder`, in one transaction, and record it."""
+    from .index.contextual import embedding_text
+
+    with store.transaction():
+        for rowids, drafts in store.iter_embedding_inputs():
+            vectors = embedder.embed([embedding_text(d) for d in drafts])
+            store.insert_vectors(rowids, vectors)
+            if progress is not None:
+                progress(len(rowids))
+        store.set_meta("embedder", embedder.identity)
+    if store.path != ":memory:":
+        for stale in Path(store.path).parent.glob(Path(store.path).name + ".ann*"):
+            stale.unlink()
 
 
 def spec_for_identity(identity: str) -> str:
@@ -281,7 +324,9 @@ def make_query(
 ) -> Query:
     """A validated `Query`; invalid options are a QueryError, odd text never is."""
     if mode not in SEARCH_MODES:
-        raise QueryError(f"unknown search mode {mode!r}", hint=f"use one of {', '.join(SEARCH_MODES)}")
+        raise QueryError(
+            f"unknown search mode {mode!r}", hint=f"use one of {', '.join(SEARCH_MODES)}"
+        )
     if not isinstance(k, int) or k < 1 or k > 1000:
         raise QueryError(f"k must be between 1 and 1000, got {k!r}")
     if namespace is not None:

@@ -35,7 +35,9 @@ class EmbeddingError(LoreError):
 class IngestError(LoreError):
     """Input could not be read or parsed; carries the file, line and reason."""
 
-    def __init__(self, reason: str, *, file: str = "", line: int | None = None, hint: str = "") -> None:
+    def __init__(
+        self, reason: str, *, file: str = "", line: int | None = None, hint: str = ""
+    ) -> None:
         self.file = file
         self.line = line
         self.reason = reason

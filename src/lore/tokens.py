@@ -14,7 +14,9 @@ ENCODINGS = ("cl100k_base", "o200k_base")
 @lru_cache(maxsize=4)
 def _encoding(name: str) -> Any:
     if name not in ENCODINGS:
-        raise ConfigError(f"unknown token encoding {name!r}", hint=f"use one of {', '.join(ENCODINGS)}")
+        raise ConfigError(
+            f"unknown token encoding {name!r}", hint=f"use one of {', '.join(ENCODINGS)}"
+        )
     import quicktok
 
     return quicktok.get_encoding(name)

@@ -114,7 +114,12 @@ class Query:
     filters: Filters = field(default_factory=Filters)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "k": self.k, "mode": self.mode, "filters": self.filters.to_dict()}
+        return {
+            "text": self.text,
+            "k": self.k,
+            "mode": self.mode,
+            "filters": self.filters.to_dict(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +242,9 @@ class IngestReport:
             "added": self.added,
             "duplicates": self.duplicates,
             "failed": self.failed,
-            "problems": [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.problems],
+            "problems": [
+                {"file": p.file, "line": p.line, "reason": p.reason} for p in self.problems
+            ],
         }
 
 

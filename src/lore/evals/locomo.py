@@ -96,10 +96,17 @@ def evaluate(
         "conversations": len(conversations),
         "questions": len(ndcg),
         "skipped": skipped,
-        "turn": {**{f"recall@{k}": round(mean(v), 4) for k, v in turn.items()}, "ndcg@10": round(mean(ndcg), 4)},
+        "turn": {
+            **{f"recall@{k}": round(mean(v), 4) for k, v in turn.items()},
+            "ndcg@10": round(mean(ndcg), 4),
+        },
         "session": {f"recall@{k}": round(mean(v), 4) for k, v in sessions.items()},
         "by_category": {
-            name: {"questions": len(v[5]), "recall@5": round(mean(v[5]), 4), "recall@10": round(mean(v[10]), 4)}
+            name: {
+                "questions": len(v[5]),
+                "recall@5": round(mean(v[5]), 4),
+                "recall@10": round(mean(v[10]), 4),
+            }
             for name, v in sorted(by_category.items())
         },
         "seconds": round(time.perf_counter() - started, 2),

@@ -1,4 +1,4 @@
-"""LongMemEval retrieval evaluation: user turns as keys, session-level recall_all@k and ndcg_any@k."""
+"""LongMemEval retrieval evaluation: user turns as keys, session recall_all@k and ndcg_any@k."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class Question:
 def parse_date(text: str) -> datetime | None:
     """LongMemEval's "2023/05/20 (Sat) 02:21"."""
     try:
-        return datetime.strptime(text.split(" (")[0] + text[-6:], "%Y/%m/%d %H:%M").replace(tzinfo=UTC)
+        return datetime.strptime(text.split(" (")[0] + text[-6:], "%Y/%m/%d %H:%M").replace(
+            tzinfo=UTC
+        )
     except (ValueError, TypeError):
         return None
 
@@ -59,14 +61,18 @@ def questions(item: dict[str, Any]) -> list[Question]:
     if "question" in item:
         return [Question(qid, qtype, str(item["question"]), frozenset(item["answer_session_ids"]))]
     out = []
-    for n, (text, answers) in enumerate(zip(item["questions"], item["answer_session_ids"], strict=True)):
+    for n, (text, answers) in enumerate(
+        zip(item["questions"], item["answer_session_ids"], strict=True)
+    ):
         out.append(Question(f"{qid}#{n}", qtype, str(text), frozenset(answers)))
     return out
 
 
 def haystack_drafts(item: dict[str, Any], scope: str) -> Iterator[Draft]:
     """User turns only: the official retrieval keys."""
-    sessions = zip(item["haystack_session_ids"], item["haystack_dates"], item["haystack_sessions"], strict=True)
+    sessions = zip(
+        item["haystack_session_ids"], item["haystack_dates"], item["haystack_sessions"], strict=True
+    )
     for session_id, date, turns in sessions:
         for seq, turn in enumerate(turns):
             if turn.get("role") != "user" or not str(turn.get("content", "")).strip():

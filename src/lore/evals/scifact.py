@@ -27,7 +27,9 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise IngestError(f"invalid JSON: {exc.msg}", file=str(path), line=number) from exc
+                        raise IngestError(
+                            f"invalid JSON: {exc.msg}", file=str(path), line=number
+                        ) from exc
     except OSError as exc:
         raise IngestError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
 
@@ -69,7 +71,9 @@ def evaluate(
     """Ingest the corpus into `namespace`, search every judged query, score the rankings."""
     started = time.perf_counter()
     directory = Path(corpus_dir)
-    lore.add_many(corpus_drafts(directory), namespace=namespace, source=str(directory / "corpus.jsonl"))
+    lore.add_many(
+        corpus_drafts(directory), namespace=namespace, source=str(directory / "corpus.jsonl")
+    )
     qrels = load_qrels(Path(qrels_path))
     queries = {str(q["_id"]): str(q["text"]) for q in _jsonl(directory / "queries.jsonl")}
     ndcg: list[float] = []

@@ -38,14 +38,20 @@ class JsonlConnector(Connector):
                 try:
                     item = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield IngestProblem(where, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                    yield IngestProblem(
+                        where, number, f"invalid JSON: {exc.msg} at column {exc.colno}"
+                    )
                     continue
                 if not isinstance(item, dict):
-                    yield IngestProblem(where, number, f"expected an object, got {type(item).__name__}")
+                    yield IngestProblem(
+                        where, number, f"expected an object, got {type(item).__name__}"
+                    )
                     continue
                 text = _first(item, TEXT_KEYS)
                 if not isinstance(text, str) or not text.strip():
-                    yield IngestProblem(where, number, "no text: expected a non-empty 'text' string")
+                    yield IngestProblem(
+                        where, number, "no text: expected a non-empty 'text' string"
+                    )
                     continue
                 occurred = _first(item, TIME_KEYS)
                 try:

@@ -44,7 +44,7 @@ class LocomoConnector(Connector):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            yield IngestProblem(where, exc.lineno, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            yield IngestProblem(where, exc.lineno, f"invalid JSON at column {exc.colno}: {exc.msg}")
             return
         if not isinstance(data, list):
             yield IngestProblem(where, None, "expected a list of conversations")
@@ -54,7 +54,9 @@ class LocomoConnector(Connector):
 
     def _conversation(self, where: str, index: int, sample: Any) -> Iterator[Parsed]:
         if not isinstance(sample, dict) or not isinstance(sample.get("conversation"), dict):
-            yield IngestProblem(where, None, f"conversation {index}: expected an object with 'conversation'")
+            yield IngestProblem(
+                where, None, f"conversation {index}: expected an object with 'conversation'"
+            )
             return
         name = str(sample.get("sample_id") or f"conv-{index}")
         conversation = sample["conversation"]

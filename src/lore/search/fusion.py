@@ -17,7 +17,9 @@ class Fusion(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def fuse(self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    def fuse(
+        self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+    ) -> dict[int, float]:
         """A fused score per rowid (higher is better)."""
 
 
@@ -29,7 +31,9 @@ class ReciprocalRankFusion(Fusion):
     def __init__(self, k: int = 60) -> None:
         self.k = k
 
-    def fuse(self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    def fuse(
+        self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+    ) -> dict[int, float]:
         scores: dict[int, float] = {}
         for name, ranking in rankings.items():
             weight = weights.get(name, 1.0)
@@ -43,7 +47,9 @@ class ScoreFusion(Fusion):
 
     name = "score"
 
-    def fuse(self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    def fuse(
+        self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+    ) -> dict[int, float]:
         scores: dict[int, float] = {}
         for name, ranking in rankings.items():
             if not ranking:
@@ -64,4 +70,6 @@ def get_fusion(name: str) -> Fusion:
     try:
         return FUSIONS[name]()
     except KeyError:
-        raise ConfigError(f"unknown fusion {name!r}", hint=f"choose one of {', '.join(sorted(FUSIONS))}") from None
+        raise ConfigError(
+            f"unknown fusion {name!r}", hint=f"choose one of {', '.join(sorted(FUSIONS))}"
+        ) from None

@@ -67,7 +67,8 @@ class HybridSearcher:
         windows = [(to_epoch(s.start - slack), to_epoch(s.end + slack)) for s in spans]
         times = self.store.occurred_at_of(list(fused))
         inside = [
-            rowid for rowid, moment in times.items()
+            rowid
+            for rowid, moment in times.items()
             if moment is not None and any(lo <= moment < hi for lo, hi in windows)  # type: ignore[operator]
         ]
         factor = 1.0 + self.settings.time_boost

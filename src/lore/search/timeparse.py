@@ -10,9 +10,17 @@ _MONTHS = {
     name: number
     for number, names in enumerate(
         (
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ),
         start=1,
@@ -48,7 +56,9 @@ def _span(precision: str, match: re.Match[str]) -> TimeSpan | None:
         month_text = match.groupdict().get("month")
         month = 1
         if month_text:
-            month = int(month_text) if month_text.isdigit() else _MONTHS[month_text.lower().rstrip(".")]
+            month = (
+                int(month_text) if month_text.isdigit() else _MONTHS[month_text.lower().rstrip(".")]
+            )
         if precision == "day":
             start = datetime(year, month, int(match.group("day")), tzinfo=UTC)
             end = start + timedelta(days=1)

@@ -68,7 +68,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 def apply(db: sqlite3.Connection) -> list[int]:
     """Apply every migration not yet recorded; returns the numbers applied."""
     db.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
+        "CREATE TABLE IF NOT EXISTS migrations"
+        " (number INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
     )
     done = {row[0] for row in db.execute("SELECT number FROM migrations")}
     applied = []

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NotFound, StorageError
-from ..types import Filters, Record, Source, from_epoch, to_epoch
+from ..types import Draft, Filters, Record, Source, from_epoch, to_epoch
 from . import migrations
 
 _RECORD_COLUMNS = (
@@ -243,6 +243,16 @@ class SQLiteStore:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             yield rowids, vectors
             last = int(rowids[-1])
+
+    def iter_embedding_inputs(self, chunk: int = 512) -> Iterator[tuple[list[int], list[Draft]]]:
+        """(rowids, drafts with actor and text) for every record, in rowid order."""
+        last = 0
+        while rows := self.db.execute(
+            "SELECT rowid, actor, text FROM records WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, chunk),
+        ).fetchall():
+            yield [r[0] for r in rows], [Draft(text=r[2], actor=r[1]) for r in rows]
+            last = rows[-1][0]
 
     def occurred_at_of(self, rowids: Sequence[int]) -> dict[int, float | None]:
         """World time (epoch seconds) of each rowid."""

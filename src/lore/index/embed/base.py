@@ -1,4 +1,4 @@
-"""The embedder contract: one required method (`embed_batch`); batching and checks come from here."""
+"""The embedder contract: one required method (`embed_batch`); batching and checks live here."""
 
 from __future__ import annotations
 

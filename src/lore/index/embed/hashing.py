@@ -1,10 +1,11 @@
-"""A deterministic hashing embedder: no model, stable across runs; for tests and offline fallback."""
+"""A deterministic hashing embedder: no model, stable across runs; for tests and fallback."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class HashEmbedder(Embedder):
 
     def _features(self, text: str) -> list[str]:
         words = _WORD.findall(text.lower())
-        return words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]
+        return words + [a + " " + b for a, b in pairwise(words)]
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -47,9 +47,7 @@ class MiniLMEmbedder(Embedder):
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = BertWordPieceTokenizer(str(VOCAB_PATH), lowercase=True)
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

@@ -50,7 +50,9 @@ class OpenAIEmbedder(Embedder):
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         try:
-            response = self._client.post("/embeddings", json={"model": self.model, "input": list(texts)})
+            response = self._client.post(
+                "/embeddings", json={"model": self.model, "input": list(texts)}
+            )
             response.raise_for_status()
             items = sorted(response.json()["data"], key=lambda item: item["index"])
             return np.array([item["embedding"] for item in items], dtype=np.float32)
