@@ -14,9 +14,30 @@ from lore.search.query import fts_match
 from lore.search.timeparse import find_time_spans
 
 NASTY = [
-    '"', '""', "AND", "OR NOT", "NOT", "a AND (b OR", "*", "col:value", "-", "(((", ")",
-    "NEAR(a b)", "^start", "🚀🔥", "emoji 🚀 launch", "x" * 10_000, "retry " * 2000, "",
-    "   ", "'; DROP TABLE records; --", "\x00", "ünïcödé", "C++ / C#", "{}[]<>",
+    '"',
+    '""',
+    "AND",
+    "OR NOT",
+    "NOT",
+    "a AND (b OR",
+    "*",
+    "col:value",
+    "-",
+    "(((",
+    ")",
+    "NEAR(a b)",
+    "^start",
+    "🚀🔥",
+    "emoji 🚀 launch",
+    "x" * 10_000,
+    "retry " * 2000,
+    "",
+    "   ",
+    "'; DROP TABLE records; --",
+    "\x00",
+    "ünïcödé",
+    "C++ / C#",
+    "{}[]<>",
 ]
 
 
@@ -26,9 +47,21 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Lore:
     lore = Lore.open(path, embedder="hash")
     lore.add_many(
         [
-            Draft(text="The payments webhook retried twice and booked a payment twice", actor="ana", session_id="inc", seq=0),
-            Draft(text="Postgres migration finished on Tuesday", actor="ben", session_id="ops", seq=0),
-            Draft(text="We froze deploys on Fridays after the incident", actor="cy", session_id="ops", seq=1),
+            Draft(
+                text="The payments webhook retried twice and booked a payment twice",
+                actor="ana",
+                session_id="inc",
+                seq=0,
+            ),
+            Draft(
+                text="Postgres migration finished on Tuesday", actor="ben", session_id="ops", seq=0
+            ),
+            Draft(
+                text="We froze deploys on Fridays after the incident",
+                actor="cy",
+                session_id="ops",
+                seq=1,
+            ),
         ]
     )
     return lore
@@ -41,7 +74,9 @@ def test_nasty_queries_search_without_error(store: Lore, text: str) -> None:
         assert isinstance(hits, list)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=300))
 def test_no_query_string_breaks_search(store: Lore, text: str) -> None:
     hits = store.search(text, k=5)
@@ -76,7 +111,9 @@ def test_invalid_options_are_query_errors(store: Lore) -> None:
     with pytest.raises(QueryError, match="k must be"):
         store.search("x", k=0)
     with pytest.raises(QueryError, match="since"):
-        store.search("x", since=datetime(2026, 1, 2, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC))
+        store.search(
+            "x", since=datetime(2026, 1, 2, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC)
+        )
 
 
 def test_neighbouring_turns_make_a_terse_reply_findable(tmp_path: Path) -> None:
@@ -106,7 +143,9 @@ def test_named_dates_boost_records_from_then(tmp_path: Path) -> None:
         for day in (3, 10, 17):
             lore.add(
                 f"I painted a sunset in the garden {'again' if day > 3 else ''}",
-                session=f"day{day}", seq=0, occurred_at=datetime(2023, 5, day, 14, tzinfo=UTC),
+                session=f"day{day}",
+                seq=0,
+                occurred_at=datetime(2023, 5, day, 14, tzinfo=UTC),
             )
         hit = lore.search("What did I paint on 17 May, 2023?", k=1)[0]
         assert hit.record.occurred_at == datetime(2023, 5, 17, 14, tzinfo=UTC)

@@ -33,11 +33,23 @@ def test_same_content_twice_adds_nothing(lore: Lore) -> None:
 def test_record_round_trips_every_field(lore: Lore) -> None:
     moment = datetime(2026, 3, 2, 10, 4, tzinfo=UTC)
     report = lore.add(
-        "Deploy freeze starts Friday", namespace="acme/eng", kind="event", actor="alice",
-        role="user", session="ops", seq=3, occurred_at=moment, metadata={"channel": "ops"},
+        "Deploy freeze starts Friday",
+        namespace="acme/eng",
+        kind="event",
+        actor="alice",
+        role="user",
+        session="ops",
+        seq=3,
+        occurred_at=moment,
+        metadata={"channel": "ops"},
     )
     record = lore.get(report.record_ids[0])
-    assert (record.namespace, record.kind, record.actor, record.role) == ("acme/eng", "event", "alice", "user")
+    assert (record.namespace, record.kind, record.actor, record.role) == (
+        "acme/eng",
+        "event",
+        "alice",
+        "user",
+    )
     assert (record.session_id, record.seq, record.occurred_at) == ("ops", 3, moment)
     assert record.metadata == {"channel": "ops"}
     assert len(record.content_hash) == 64
@@ -57,8 +69,13 @@ def test_invalid_namespace_is_a_clear_error(lore: Lore) -> None:
 
 def test_filters_apply_before_top_k(lore: Lore) -> None:
     # 50 strong matches by bob crowd out alice's weaker one unless the filter is inside retrieval.
-    drafts = [Draft(text=f"invoice retry bug number {i}", actor="bob", session_id="b", seq=i) for i in range(50)]
-    drafts.append(Draft(text="a note that mentions the invoice once", actor="alice", session_id="a", seq=0))
+    drafts = [
+        Draft(text=f"invoice retry bug number {i}", actor="bob", session_id="b", seq=i)
+        for i in range(50)
+    ]
+    drafts.append(
+        Draft(text="a note that mentions the invoice once", actor="alice", session_id="a", seq=0)
+    )
     lore.add_many(drafts)
     for mode in ("fts", "vector", "hybrid"):
         hits = lore.search("invoice retry bug", k=3, mode=mode, actors=["alice"])
@@ -67,12 +84,23 @@ def test_filters_apply_before_top_k(lore: Lore) -> None:
 
 def test_time_filters(lore: Lore) -> None:
     for day in (1, 2, 3):
-        lore.add(f"standup notes day {day}", occurred_at=datetime(2026, 3, day, tzinfo=UTC), session="s", seq=day)
-    hits = lore.search("standup notes", since=datetime(2026, 3, 2, tzinfo=UTC), until=datetime(2026, 3, 3, tzinfo=UTC))
+        lore.add(
+            f"standup notes day {day}",
+            occurred_at=datetime(2026, 3, day, tzinfo=UTC),
+            session="s",
+            seq=day,
+        )
+    hits = lore.search(
+        "standup notes",
+        since=datetime(2026, 3, 2, tzinfo=UTC),
+        until=datetime(2026, 3, 3, tzinfo=UTC),
+    )
     assert [h.record.text for h in hits] == ["standup notes day 2"]
 
 
-def test_a_failed_batch_leaves_nothing_half_written(lore: Lore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_batch_leaves_nothing_half_written(
+    lore: Lore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise StorageError("disk full")
 
@@ -90,7 +118,9 @@ def test_embedder_mismatch_is_refused_then_reembedded(tmp_path: Path) -> None:
         Lore.open(path, embedder="hash:64")
     with Lore.open(path, embedder="hash:64", reembed=True) as lore:
         assert lore.stats()["embedder"] == "hash:64"
-        assert lore.search("webhook", mode="vector")[0].record.text == "payments webhook retried twice"
+        assert (
+            lore.search("webhook", mode="vector")[0].record.text == "payments webhook retried twice"
+        )
     with Lore.open(path) as lore:  # the default is now the store's own embedder
         assert lore.embedder.identity == "hash:64"
 

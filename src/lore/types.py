@@ -200,6 +200,12 @@ class ContextPack:
     encoding: str
     fragments: tuple[Fragment, ...]
 
+    def render(self, format: Literal["markdown", "json"] = "markdown") -> str:
+        """The pack as cited markdown for a prompt, or as JSON."""
+        from .context.render import render_json, render_markdown
+
+        return render_markdown(self) if format == "markdown" else render_json(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,

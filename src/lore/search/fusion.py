@@ -63,7 +63,34 @@ class ScoreFusion(Fusion):
         return scores
 
 
-FUSIONS: dict[str, type[Fusion]] = {cls.name: cls for cls in (ReciprocalRankFusion, ScoreFusion)}
+class ZScoreFusion(Fusion):
+    """Weighted sum of z-score normalised scores (Montague and Aslam, CIKM 2001).
+
+    Unlike RRF it keeps how far ahead a hit is, so a retriever that is unsure (flat scores)
+    moves the ranking less than one that is sure; see docs/benchmarks.md for the comparison.
+    """
+
+    name = "zscore"
+
+    def fuse(
+        self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+    ) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        for name, ranking in rankings.items():
+            if not ranking:
+                continue
+            values = [s for _, s in ranking]
+            mean = sum(values) / len(values)
+            spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
+            weight = weights.get(name, 1.0)
+            for rowid, score in ranking:
+                scores[rowid] = scores.get(rowid, 0.0) + weight * (score - mean) / spread
+        return scores
+
+
+FUSIONS: dict[str, type[Fusion]] = {
+    cls.name: cls for cls in (ReciprocalRankFusion, ScoreFusion, ZScoreFusion)
+}
 
 
 def get_fusion(name: str) -> Fusion:

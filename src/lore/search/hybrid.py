@@ -21,7 +21,7 @@ class SearchSettings:
     """Tunable retrieval settings; the defaults are the ones measured in docs/benchmarks.md."""
 
     candidates: int = 100
-    fusion: str = "rrf"
+    fusion: str = "zscore"
     weights: dict[str, float] = field(default_factory=lambda: {"fts": 1.0, "vector": 1.0})
     # BM25 weight of a record's own text and of its index context (speaker, neighbouring turns).
     fts_column_weights: tuple[float, float] = (1.0, 0.5)
@@ -72,8 +72,11 @@ class HybridSearcher:
             if moment is not None and any(lo <= moment < hi for lo, hi in windows)  # type: ignore[operator]
         ]
         factor = 1.0 + self.settings.time_boost
+        # Scale the distance above the weakest candidate, so the boost works for any fusion's
+        # score range (z-scores can be negative).
+        floor = min(fused.values())
         for rank, rowid in enumerate(sorted(inside, key=lambda r: -fused[r]), start=1):
-            fused[rowid] *= factor
+            fused[rowid] = floor + (fused[rowid] - floor) * factor
             explained[rowid]["time"] = RetrieverHit(rank, factor)
 
     def fts(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:

@@ -1,0 +1,331 @@
+"""Search latency at N records (full text, vector, hybrid, filtered) against numpy brute force.
+
+    python benchmarks/search_latency.py --records 100000 [--queries 200] [--json]
+
+The store is built once and cached under benchmarks/out/. Query vectors are precomputed and
+injected, so latencies exclude the embedder; MiniLM's own query time is measured separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from synthetic import (
+    DIM,
+    PrecomputedEmbedder,
+    TextSource,
+    VectorSource,
+    chat_drafts,
+    machine,
+    percentiles,
+    progress,
+)
+
+from lore import Lore
+from lore.engine import ANN_THRESHOLD
+from lore.ids import new_id
+from lore.index.contextual import index_contexts
+from lore.ingest.writer import content_hash
+from lore.store.sqlite import SQLiteStore, StoredRow, namespace_clause
+from lore.types import to_epoch
+
+OUT = Path(__file__).parent / "out"
+GENERATOR = 1  # bump when the synthetic data changes, so cached stores are rebuilt
+CHUNK = 20_000
+FILTER_NAMESPACE = "acme/legal"  # 10% of the records
+COLD_RUNS = 5
+TARGETS = {  # records -> (hybrid p95 ms, peak RSS MB, cold start s); None: no target
+    100_000: (30.0, None, 1.5),
+    1_000_000: (60.0, 2048.0, None),
+}
+
+
+def store_path(records: int) -> Path:
+    return OUT / f"search-{records}.db"
+
+
+# -- building ------------------------------------------------------------------
+def build(records: int) -> dict[str, float]:
+    """Write `records` synthetic records and vectors straight through the store, then index."""
+    path = store_path(records)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob(path.name + "*"):
+        old.unlink()
+    store = SQLiteStore(path)
+    store.set_meta("embedder", PrecomputedEmbedder().identity)
+    vectors = VectorSource(seed=0)
+    started = time.perf_counter()
+    now = time.time()
+    for start in range(0, records, CHUNK):
+        pairs = chat_drafts(min(CHUNK, records - start), seed=start, first_session=start)
+        drafts = [d for _, d in pairs]
+        contexts = index_contexts(drafts)
+        rows = [
+            StoredRow(
+                id=new_id(), namespace=ns, connector="bench", uri="synthetic",
+                source_id=str(start + i), session_id=d.session_id, seq=d.seq, actor=d.actor,
+                role=d.role, kind=d.kind, text=d.text, occurred_at=to_epoch(d.occurred_at),
+                recorded_at=now, metadata="{}", content_hash=content_hash(d), redactions="[]",
+                context=context,
+            )
+            for i, ((ns, d), context) in enumerate(zip(pairs, contexts, strict=True))
+        ]
+        with store.transaction():
+            inserted = store.insert_rows(rows)
+            store.insert_vectors([got[0] for got in inserted if got], vectors.sample(len(rows)))
+        done = start + len(rows)
+        rate = done / (time.perf_counter() - started)
+        progress(f"  inserted {done:,}/{records:,} records ({rate:,.0f}/s)")
+    inserted_s = time.perf_counter() - started
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    started = time.perf_counter()
+    lore = Lore(store, PrecomputedEmbedder())
+    progress(f"  indexing vectors ({type(lore._vectors()).__name__})")
+    lore.close()  # saves a persistent index
+    return {"insert_s": round(inserted_s, 1), "index_s": round(time.perf_counter() - started, 1)}
+
+
+def ensure_store(records: int, rebuild: bool) -> dict[str, Any]:
+    info_path = OUT / f"search-{records}.json"
+    if not rebuild and store_path(records).exists() and info_path.exists():
+        info = json.loads(info_path.read_text())
+        if info.get("generator") == GENERATOR:
+            progress(f"reusing {store_path(records)}")
+            return dict(info)
+    progress(f"building {store_path(records)} ({records:,} records)")
+    # In a child process, so the build's memory does not count in the measured peak RSS.
+    done = subprocess.run(
+        [sys.executable, __file__, "--records", str(records), "--build-only"],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )
+    info = {"generator": GENERATOR, "records": records, **json.loads(done.stdout)}
+    info_path.write_text(json.dumps(info))
+    return info
+
+
+# -- measuring -----------------------------------------------------------------
+def workload(count: int) -> tuple[list[str], np.ndarray]:
+    """Distinct query texts and the vectors standing in for their embeddings."""
+    texts = list(dict.fromkeys(TextSource(seed=10_001).queries(count * 2)))[:count]
+    source = VectorSource(seed=0)
+    source.rng = np.random.default_rng(10_002)
+    return texts, source.sample(len(texts))
+
+
+def timed(func: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def measure_lore(path: Path, texts: list[str], vectors: np.ndarray) -> dict[str, Any]:
+    table = dict(zip(texts, vectors, strict=True))
+    out: dict[str, Any] = {}
+    open_s, lore = timed(Lore.open, path, embedder=PrecomputedEmbedder(table))
+    out["open_ms"] = round(open_s * 1000, 2)
+    first_s, _ = timed(lore.search, texts[0], 10)
+    out["first_search_ms"] = round(first_s * 1000, 2)  # includes loading the vector index
+    out["vector_index"] = type(lore._vectors()).__name__
+    for text in texts:  # warm-up pass
+        lore.search(text, 10, namespace=FILTER_NAMESPACE)
+    cases: dict[str, dict[str, Any]] = {
+        "fts": {"mode": "fts"},
+        "vector": {"mode": "vector"},
+        "hybrid": {"mode": "hybrid"},
+        "hybrid_filtered": {"mode": "hybrid", "namespace": FILTER_NAMESPACE},
+    }
+    for name, options in cases.items():
+        progress(f"  timing {name}")
+        seconds, empty = [], 0
+        for text in texts:
+            took, hits = timed(lore.search, text, 10, **options)
+            seconds.append(took)
+            empty += not hits
+        out[name] = {**percentiles(seconds), "queries_without_hits": empty}
+    out["vector_top10"] = [_rowids(lore, lore.search(t, 10, mode="vector")) for t in texts]
+    out["vector_filtered_top10"] = [
+        _rowids(lore, lore.search(t, 10, mode="vector", namespace=FILTER_NAMESPACE)) for t in texts
+    ]
+    lore.close()
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def _rowids(lore: Lore, hits: list[Any]) -> list[int]:
+    return [lore.store.record_by_id(h.record.id)[0] for h in hits]
+
+
+def measure_minilm(texts: list[str]) -> dict[str, Any]:
+    from lore.index.embed.onnx_minilm import MiniLMEmbedder
+
+    load_s, embedder = timed(MiniLMEmbedder)
+    for text in texts[:5]:
+        embedder.embed_one(text)
+    seconds = [timed(embedder.embed_one, text)[0] for text in texts]
+    return {"load_ms": round(load_s * 1000, 1), **percentiles(seconds)}
+
+
+def brute_force(path: Path, query_file: Path) -> dict[str, Any]:
+    """Exact top-10 by numpy over every vector (runs in its own process)."""
+    store = SQLiteStore(path)
+    rowids, vectors = zip(*store.iter_vectors(), strict=True)
+    ids, matrix = np.concatenate(rowids), np.concatenate(vectors)
+    clause, params = namespace_clause("namespace", FILTER_NAMESPACE)
+    allowed = {r for (r,) in store.db.execute(f"SELECT rowid FROM records WHERE {clause}", params)}
+    in_namespace = np.fromiter((r in allowed for r in ids.tolist()), dtype=bool, count=len(ids))
+    queries = np.load(query_file).astype(np.float32)
+    seconds, top, top_filtered = [], [], []
+    for query in queries:
+        started = time.perf_counter()
+        scores = matrix @ query
+        best = np.argpartition(-scores, 10)[:10]
+        best = best[np.argsort(-scores[best])]
+        seconds.append(time.perf_counter() - started)
+        top.append(ids[best].tolist())
+        scores[~in_namespace] = -np.inf
+        best = np.argpartition(-scores, 10)[:10]
+        top_filtered.append(ids[best[np.argsort(-scores[best])]].tolist())
+    return {**percentiles(seconds), "top10": top, "filtered_top10": top_filtered}
+
+
+def recall(found: list[list[int]], truth: list[list[int]]) -> float:
+    hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True))
+    return round(hits / sum(len(t) for t in truth), 4)
+
+
+COLD_SNIPPET = """
+import sys, numpy as np
+from lore import Lore
+from lore.index.embed.base import Embedder
+class Fixed(Embedder):
+    name, dim = "minilm", {dim}
+    def embed_batch(self, texts):
+        return np.tile(np.load(sys.argv[2]), (len(texts), 1))
+with Lore.open(sys.argv[1], embedder=Fixed()) as lore:
+    print(len(lore.search(sys.argv[3], 10)))
+"""
+
+
+def cold_starts(path: Path, texts: list[str], vectors: np.ndarray) -> dict[str, Any]:
+    """Wall time from process start to first result: injected vector, then the real CLI."""
+    vector_file = OUT / "cold-query.npy"
+    injected, cli = [], []
+    for text, vector in zip(texts[:COLD_RUNS], vectors, strict=False):
+        np.save(vector_file, vector)
+        code = COLD_SNIPPET.format(dim=DIM)
+        took, done = timed(
+            subprocess.run, [sys.executable, "-c", code, str(path), str(vector_file), text],
+            check=True, capture_output=True, text=True,
+        )
+        injected.append(took)
+        took, done = timed(
+            subprocess.run, [sys.executable, "-m", "lore", "--db", str(path), "search", text, "--json"],
+            check=True, capture_output=True, text=True,
+        )
+        cli.append(took)
+    vector_file.unlink()
+    return {
+        "python_c_injected_vector_s": _seconds(injected),
+        "lore_search_cli_minilm_s": _seconds(cli),
+    }
+
+
+def _seconds(values: list[float]) -> dict[str, float]:
+    return {"median": round(float(np.median(values)), 3), "max": round(max(values), 3)}
+
+
+def run(records: int, queries: int, rebuild: bool) -> dict[str, Any]:
+    info = ensure_store(records, rebuild)
+    path = store_path(records)
+    texts, vectors = workload(queries)
+    progress(f"measuring {len(texts)} queries against {records:,} records")
+    lore = measure_lore(path, texts, vectors)  # first, so its peak RSS is Lore's alone
+    progress("  timing MiniLM query embedding")
+    minilm = measure_minilm(texts)
+    progress("  numpy brute force (separate process)")
+    query_file = OUT / "queries.npy"
+    np.save(query_file, vectors)
+    done = subprocess.run(
+        [sys.executable, __file__, "--records", str(records), "--baseline", str(query_file)],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )
+    query_file.unlink()
+    base = json.loads(done.stdout)
+    progress("  cold starts")
+    cold = cold_starts(path, texts, vectors)
+    speedups = {
+        name: round(base["p50_ms"] / lore[name]["p50_ms"], 1)
+        for name in ("fts", "vector", "hybrid", "hybrid_filtered")
+    }
+    report: dict[str, Any] = {
+        "benchmark": "search_latency",
+        "machine": machine(),
+        "records": records,
+        "queries": len(texts),
+        "k": 10,
+        "vector_index": lore["vector_index"],
+        "ann_threshold": ANN_THRESHOLD,
+        "build": {k: v for k, v in info.items() if k.endswith("_s")},
+        "store_mb": round(sum(p.stat().st_size for p in OUT.glob(path.name + "*")) / 2**20, 1),
+        "open_ms": lore["open_ms"],
+        "first_search_ms": lore["first_search_ms"],
+        "latency_ms": {n: lore[n] for n in ("fts", "vector", "hybrid", "hybrid_filtered")},
+        "filter": f"namespace={FILTER_NAMESPACE} (10% of records)",
+        "brute_force_ms": {k: base[k] for k in ("p50_ms", "p95_ms", "mean_ms")},
+        "brute_force_over_lore_p50": speedups,
+        "vector_recall_at_10": recall(lore["vector_top10"], base["top10"]),
+        "filtered_vector_recall_at_10": recall(lore["vector_filtered_top10"], base["filtered_top10"]),
+        "minilm_query_embedding_ms": minilm,
+        "peak_rss_mb": lore["peak_rss_mb"],
+        "peak_rss_note": "this process after the Lore measurements, before MiniLM was loaded;"
+        " the numpy baseline runs in a separate process",
+        "cold_start_s": cold,
+    }
+    target = TARGETS.get(records)
+    if target:
+        report["targets"] = {
+            "hybrid_p95_ms": target[0],
+            "peak_rss_mb": target[1],
+            "cold_start_s": target[2],
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached store")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build_only:
+        print(json.dumps(build(args.records)))
+        return
+    if args.baseline:
+        print(json.dumps(brute_force(store_path(args.records), args.baseline)))
+        return
+    report = run(args.records, args.queries, args.rebuild)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['records']:,} records, {report['queries']} queries, k=10, {report['vector_index']}")
+    for name, row in report["latency_ms"].items():
+        print(f"  {name:16} p50 {row['p50_ms']:8.2f} ms   p95 {row['p95_ms']:8.2f} ms")
+    base = report["brute_force_ms"]
+    print(f"  {'numpy exact':16} p50 {base['p50_ms']:8.2f} ms   p95 {base['p95_ms']:8.2f} ms")
+    print(f"  recall@10 {report['vector_recall_at_10']}  filtered {report['filtered_vector_recall_at_10']}")
+    print(f"  peak RSS {report['peak_rss_mb']} MB   cold start {report['cold_start_s']}")
+
+
+if __name__ == "__main__":
+    main()
