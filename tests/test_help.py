@@ -37,6 +37,8 @@ def test_the_tree_has_every_verb() -> None:
         "eval",
         "eval locomo",
         "eval scifact",
+        "eval longmemeval",
+        "reembed",
     }
     assert expected <= names
 
@@ -58,3 +60,12 @@ def test_help_text(path: tuple[str, ...], command: click.Command) -> None:
         )
     result = CliRunner().invoke(cli, [*path, "--help"], prog_name="lore")
     assert result.exit_code == 0 and "Usage: lore" in result.stdout
+
+
+def test_cli_reference_is_current() -> None:
+    from pathlib import Path
+
+    from lore.cli.reference import reference
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+    assert docs.read_text() == reference(), "regenerate: python -m lore.cli.reference > docs/cli.md"

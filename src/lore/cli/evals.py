@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
 
 from ..engine import USE_DEFAULT, Lore
-from ..errors import ConfigError
+from ..types import SEARCH_MODES
 from .app import LoreGroup, Settings, cli, emit_json, json_option, note
 
 
@@ -25,15 +23,6 @@ def eval_group() -> None:
     Each benchmark ingests its data into a fresh temporary store (deleted afterwards) unless the
     global --db is given, e.g. `lore --db bench.db eval locomo locomo10.json`.
     """
-
-
-def _evaluator(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"lore.evals.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"lore.evals.{name}":
-            raise
-        raise ConfigError(f"the {name} benchmark is not available in this install") from None
 
 
 @contextmanager
@@ -47,18 +36,7 @@ def _store(settings: Settings) -> Iterator[Lore]:
             yield lore  # closed before its directory is deleted
 
 
-def _total(count: Callable[[], int] | None) -> int:
-    if count is None:
-        return 0
-    try:
-        return int(count())
-    except Exception:  # only a progress bar's length depends on it
-        return 0
-
-
-def _run(
-    run: Callable[[Callable[[int], None]], dict[str, Any]], total: int, as_json: bool
-) -> None:
+def _run(run: Callable[[Callable[[int], None]], dict[str, Any]], total: int, as_json: bool) -> None:
     with click.progressbar(length=total, label="evaluating", file=sys.stderr, show_pos=True) as bar:
         result = run(bar.update)
     if as_json:
@@ -77,39 +55,63 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]
             yield name, value
 
 
+MODE_OPTION = click.option(
+    "--mode",
+    type=click.Choice(SEARCH_MODES),
+    default="hybrid",
+    show_default=True,
+    help="Retrievers the questions are searched with.",
+)
+
+
 @eval_group.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@MODE_OPTION
 @json_option
 @click.pass_obj
-def locomo(settings: Settings, file: Path, as_json: bool) -> None:
+def locomo(settings: Settings, file: Path, mode: str, as_json: bool) -> None:
     """LoCoMo conversational memory (e.g. locomo10.json): recall of evidence turns per question."""
-    module = _evaluator("locomo")
-    count = getattr(module, "question_count", None)
+    from ..evals import locomo as bench
+
     with _store(settings) as lore:
         note("ingesting conversations…")
-        _run(
-            lambda tick: module.evaluate(lore, file, progress=tick),  # type: ignore[no-any-return]
-            _total(count and (lambda: count(file))),
-            as_json,
-        )
+        total = bench.question_count(file)
+        _run(lambda tick: bench.evaluate(lore, file, mode=mode, progress=tick), total, as_json)
 
 
 @eval_group.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
-    "--qrels", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--qrels",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Relevance judgements (BEIR qrels TSV, e.g. qrels/test.tsv).",
 )
+@MODE_OPTION
 @json_option
 @click.pass_obj
-def scifact(settings: Settings, directory: Path, qrels: Path, as_json: bool) -> None:
+def scifact(settings: Settings, directory: Path, qrels: Path, mode: str, as_json: bool) -> None:
     """SciFact (BEIR) claims over DIRECTORY (corpus.jsonl, queries.jsonl): nDCG@10, recall@100."""
-    module = _evaluator("scifact")
-    load = getattr(module, "load_qrels", None)
+    from ..evals import scifact as bench
+
     with _store(settings) as lore:
         note("ingesting corpus…")
+        total = len(bench.load_qrels(qrels))
         _run(
-            lambda tick: module.evaluate(lore, directory, qrels, progress=tick),  # type: ignore[no-any-return]
-            _total(load and (lambda: len(load(qrels)))),
+            lambda tick: bench.evaluate(lore, directory, qrels, mode=mode, progress=tick),
+            total,
             as_json,
         )
+
+
+@eval_group.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@click.pass_obj
+def longmemeval(settings: Settings, file: Path, as_json: bool) -> None:
+    """LongMemEval (S, M, oracle or derived file): session recall_all@k and ndcg_any@k."""
+    from ..evals import longmemeval as bench
+
+    with _store(settings) as lore:
+        total = sum(len(bench.questions(item)) for item in bench.load(file))
+        _run(lambda tick: bench.evaluate(lore, file, progress=tick), total, as_json)

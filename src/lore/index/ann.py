@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+with contextlib.suppress(ImportError):
+    # usearch's wheel links libstdc++ statically and exports its unique symbols; loaded first,
+    # it makes a later `import onnxruntime` (the MiniLM embedder) segfault in std::codecvt.
+    import onnxruntime  # noqa: F401
+from usearch.index import Index, ScalarKind
+from usearch.index import search as brute_force
 
 from ..errors import StorageError
 from .vectors import VectorIndex
@@ -58,8 +66,6 @@ class UsearchIndex(VectorIndex):
         return self.path.with_name(self.path.name + ".json")
 
     def _new_index(self) -> Any:
-        from usearch.index import Index
-
         return Index(
             ndim=self.dim,
             metric="cos",
@@ -195,8 +201,6 @@ class UsearchIndex(VectorIndex):
             count = min(size, count * 2)
 
     def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from usearch.index import search as brute_force
-
         keys = allowed[np.asarray(self._index.contains(allowed), dtype=bool)]
         if not len(keys):
             return _empty()
@@ -210,8 +214,6 @@ class UsearchIndex(VectorIndex):
 
     def _vectors_of(self, keys: np.ndarray) -> np.ndarray:
         """Stored f16 vectors for `keys` (all present) as one matrix."""
-        from usearch.index import ScalarKind
-
         rows = self._index._compiled.get_many(keys.astype(np.uint64), ScalarKind.F16)
         base = rows[0].base
         # usearch fills one matrix and hands out a view of each row; use that matrix when it

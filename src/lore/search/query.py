@@ -18,12 +18,12 @@ STOPWORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
     s t d ll m re ve y don doesn didn isn aren wasn weren won wouldn shouldn couldn
-    """.split()
+    """.split()  # noqa: SIM905
 )
 
 
 def query_terms(text: str) -> list[str]:
-    """Distinct lower-cased words of `text` in order, stop words dropped unless nothing else is left."""
+    """Distinct lower-cased words of `text` in order; stop words go unless nothing else is left."""
     words = [w.lower() for w in _WORD.findall(text)]
     seen: dict[str, None] = {}
     for word in words:
