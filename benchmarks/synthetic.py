@@ -16,6 +16,7 @@ import numpy as np
 
 from lore.index.embed.base import Embedder
 from lore.index.embed.onnx_minilm import VOCAB_PATH
+from lore.search.query import STOPWORDS
 from lore.types import Draft
 
 DIM = 384
@@ -62,8 +63,23 @@ class TextSource:
             at += length
         return out
 
-    def queries(self, n: int) -> list[str]:
-        return [s.rstrip(".").lower() for s in self.sentences(n, 3, 8)]
+    def queries(self, n: int, stopwords_only: bool = False) -> list[str]:
+        """Chat-style questions: a stock opening and two to five content words, Zipf-drawn.
+
+        With `stopwords_only`, two to four stop words (the worst case for full-text search).
+        """
+        stop = np.array([w in STOPWORDS for w in self.words])
+        pool = np.flatnonzero(stop if stopwords_only else ~stop)
+        weights = 1.0 / (pool + 1.0) ** ZIPF_EXPONENT
+        weights /= weights.sum()
+        openings = ["what about", "when did we talk about", "", "how is the", "why was the"]
+        out = []
+        for _ in range(n):
+            count = int(self.rng.integers(2, 5 if stopwords_only else 6))
+            words = self.words[self.rng.choice(pool, count, replace=False, p=weights)]
+            opening = "" if stopwords_only else openings[int(self.rng.integers(len(openings)))]
+            out.append(" ".join([opening, *words]).strip())
+        return out
 
 
 class VectorSource:

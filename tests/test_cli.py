@@ -137,7 +137,7 @@ def test_search(filled: Path) -> None:
     data = as_json(run(filled, "search", "webhook retried", "-k", "2", "--json"))
     assert data["query"]["k"] == 2 and len(data["hits"]) == 2
     assert data["hits"][0]["record"]["text"].startswith("The payments webhook")
-    assert set(data["hits"][0]["why"]) <= {"fts", "vector"}
+    assert set(data["hits"][0]["why"]) <= {"fts", "vector", "session", "time"}
 
     human = run(filled, "search", "webhook retried", "--mode", "fts")
     assert human.exit_code == 0 and "why: fts #1" in human.stdout

@@ -109,8 +109,8 @@ def test_search_finds_sensible_evidence(workspace: Workspace) -> None:
     upgrade = lore.search(
         "Postgres 16 upgrade", kinds=["utterance"], actors=["Priya Raman"], k=3
     )
-    assert upgrade and "Postgres 16" in upgrade[0].record.text
-    assert upgrade[0].record.session_id == "2026-03-02-planning"
+    assert upgrade and all("Postgres 16" in hit.record.text for hit in upgrade[:2])
+    assert "2026-03-02-planning" in {hit.record.session_id for hit in upgrade[:2]}
 
     fix = lore.search("idempotency key uuid4 retry", kinds=["tool_call", "tool_result", "message"])
     assert any(hit.record.session_id == "run-fix-retry-bug" for hit in fix[:5])

@@ -28,7 +28,9 @@ def session_key(draft: Draft) -> SessionKey | None:
 
 
 def index_contexts(
-    drafts: Sequence[Draft], previous: dict[SessionKey, list[str]] | None = None
+    drafts: Sequence[Draft],
+    previous: dict[SessionKey, list[str]] | None = None,
+    neighbours: int = NEIGHBOURS,
 ) -> list[str]:
     """The `context` column for each draft: its actor and the turns just before and after it.
 
@@ -40,13 +42,13 @@ def index_contexts(
     for i, draft in enumerate(drafts):
         parts = [draft.actor or ""]
         key = session_key(draft)
-        if draft.kind in CONVERSATIONAL_KINDS and key is not None:
+        if draft.kind in CONVERSATIONAL_KINDS and key is not None and neighbours > 0:
             earlier = before.setdefault(key, [])
-            parts += [_clip(t) for t in earlier[-NEIGHBOURS:]]
+            parts += [_clip(t) for t in earlier[-neighbours:]]
             later = [d.text for d in drafts[i + 1 : i + LOOKAHEAD] if session_key(d) == key]
-            parts += [_clip(t) for t in later[:NEIGHBOURS]]
+            parts += [_clip(t) for t in later[:neighbours]]
             earlier.append(draft.text)
-            del earlier[:-NEIGHBOURS]
+            del earlier[:-neighbours]
         out.append("\n".join(p for p in parts if p))
     return out
 

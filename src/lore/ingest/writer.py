@@ -73,10 +73,12 @@ class RecordWriter:
         store: SQLiteStore,
         embedder: Embedder,
         on_vectors: Callable[[list[int], object], None] | None = None,
+        neighbours: int = NEIGHBOURS,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.on_vectors = on_vectors
+        self.neighbours = neighbours  # turns each side indexed with a turn (0: none)
 
     def write(
         self,
@@ -122,14 +124,14 @@ class RecordWriter:
         checked: set[SessionKey] = set()
         for draft in drafts:
             key = session_key(draft)
-            if key is not None and key not in checked:
+            if key is not None and key not in checked and self.neighbours:
                 checked.add(key)
                 earlier = self.store.last_in_session(
-                    _namespace_of(draft, namespace), key[1], NEIGHBOURS, before_seq=draft.seq
+                    _namespace_of(draft, namespace), key[1], self.neighbours, before_seq=draft.seq
                 )
                 if earlier:
                     previous[key] = earlier
-        contexts = index_contexts(drafts, previous)
+        contexts = index_contexts(drafts, previous, self.neighbours)
         rows = [
             StoredRow(
                 id=new_id(),

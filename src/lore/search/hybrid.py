@@ -12,7 +12,7 @@ from ..index.vectors import VectorIndex
 from ..store.sqlite import SQLiteStore, is_unfiltered
 from ..types import Filters, Query, RetrieverHit, to_epoch
 from .fusion import Fusion, get_fusion
-from .query import fts_match
+from .query import affordable_terms, match_terms, query_terms
 from .timeparse import find_time_spans
 
 
@@ -22,9 +22,17 @@ class SearchSettings:
 
     candidates: int = 100
     fusion: str = "zscore"
-    weights: dict[str, float] = field(default_factory=lambda: {"fts": 1.0, "vector": 1.0})
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"fts": 1.0, "vector": 1.0, "session": 1.0}
+    )
+    # Session evidence: full-text matches considered per query, and how many of a session's
+    # best-matching turns make its score.
+    session_pool: int = 1000
+    session_top: int = 3
     # BM25 weight of a record's own text and of its index context (speaker, neighbouring turns).
     fts_column_weights: tuple[float, float] = (1.0, 0.5)
+    # Full-text search scores at most about this many records (BM25 costs ~1 us each).
+    fts_budget: int = 20_000
     # A record inside a time span the query names ("on 8 May, 2023") has its score scaled by
     # (1 + time_boost); `time_slack_days` widens the span since sources date loosely.
     time_boost: float = 1.0
@@ -72,18 +80,29 @@ class HybridSearcher:
             if moment is not None and any(lo <= moment < hi for lo, hi in windows)  # type: ignore[operator]
         ]
         factor = 1.0 + self.settings.time_boost
-        # Scale the distance above the weakest candidate, so the boost works for any fusion's
-        # score range (z-scores can be negative).
-        floor = min(fused.values())
+        # Scale the distance above a floor just under the weakest candidate, so the boost works
+        # for any fusion's score range (z-scores can be negative) and reaches the last one too.
+        low, high = min(fused.values()), max(fused.values())
+        floor = low - ((high - low) / len(fused) if high > low else 1.0)
         for rank, rowid in enumerate(sorted(inside, key=lambda r: -fused[r]), start=1):
             fused[rowid] = floor + (fused[rowid] - floor) * factor
             explained[rowid]["time"] = RetrieverHit(rank, factor)
 
     def fts(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
-        match = fts_match(text)
-        if match is None:
+        terms = query_terms(text)
+        if not terms:
             return []
-        return self.store.fts_search(match, filters, limit, self.settings.fts_column_weights)
+        budget, floor = self.settings.fts_budget, 0
+        if self.store.max_rowid() > budget:
+            # Score at most ~budget records: drop the commonest words, and if even the rarest
+            # one is that common, score only its newest `budget` matches.
+            counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
+            terms = affordable_terms(counts, budget)
+            if counts[terms[0]] > budget:
+                floor = self.store.newest_match_floor(match_terms(terms), budget)
+        return self.store.fts_search(
+            match_terms(terms), filters, limit, self.settings.fts_column_weights, floor
+        )
 
     def vector(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
         if not text.strip():
@@ -99,11 +118,46 @@ class HybridSearcher:
 
     def rankings(self, query: Query, limit: int) -> dict[str, list[tuple[int, float]]]:
         out: dict[str, list[tuple[int, float]]] = {}
+        pool: list[tuple[int, float]] = []
         if query.mode in ("hybrid", "fts"):
-            out["fts"] = self.fts(query.text, query.filters, limit)
+            # A named date ("on 17 May, 2023") is matched against record times, not words:
+            # its digits would otherwise match any record that happens to contain "17".
+            _, words = find_time_spans(query.text)
+            lexical = words if query_terms(words) else query.text
+            wide = self.settings.session_pool if query.mode == "hybrid" else limit
+            pool = self.fts(lexical, query.filters, max(limit, wide))
+            out["fts"] = pool[:limit]
         if query.mode in ("hybrid", "vector"):
             out["vector"] = self.vector(query.text, query.filters, limit)
+        if query.mode == "hybrid" and self.settings.weights.get("session", 0.0) and pool:
+            out["session"] = self.session_evidence(pool, out)
         return out
+
+    def session_evidence(
+        self, pool: list[tuple[int, float]], candidates: dict[str, list[tuple[int, float]]]
+    ) -> list[tuple[int, float]]:
+        """Each candidate scored by how well its whole session matches: the sum of the best
+        `session_top` BM25 scores among the session's turns in the wider full-text pool.
+
+        Evidence for a question is often spread over a conversation; a turn from a session
+        that matches well as a whole is likelier to be the one (measured in docs/benchmarks.md).
+        """
+        sessions = self.store.sessions_of([rowid for rowid, _ in pool])
+        by_session: dict[tuple[str, str], list[float]] = {}
+        for rowid, score in pool:
+            if (key := sessions.get(rowid)) is not None:
+                by_session.setdefault(key, []).append(score)
+        top = self.settings.session_top
+        strength = {key: sum(sorted(scores)[-top:]) for key, scores in by_session.items()}
+        wanted = {rowid for ranking in candidates.values() for rowid, _ in ranking}
+        missing = [rowid for rowid in wanted if rowid not in sessions]
+        sessions.update(self.store.sessions_of(missing))
+        scored = [
+            (rowid, strength[key])
+            for rowid in wanted
+            if (key := sessions.get(rowid)) is not None and key in strength
+        ]
+        return sorted(scored, key=lambda item: (-item[1], item[0]))
 
     def search(self, query: Query) -> list[Scored]:
         limit = max(self.settings.candidates, query.k)

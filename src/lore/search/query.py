@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 48
@@ -38,7 +39,27 @@ def query_terms(text: str) -> list[str]:
 def fts_match(text: str) -> str | None:
     """An FTS5 MATCH expression OR-ing the quoted terms of `text`; None when it has no words."""
     terms = query_terms(text)
-    if not terms:
-        return None
+    return match_terms(terms) if terms else None
+
+
+def match_terms(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression OR-ing `terms`."""
     # Each term is a quoted string, so FTS5 operators and punctuation in the input are inert.
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def affordable_terms(counts: dict[str, int], budget: int) -> list[str]:
+    """The rarest terms whose match counts add up to at most `budget`, and always the rarest one.
+
+    BM25 costs about a microsecond per matching record, so an OR query with a word found in
+    most records is slow on a big store, while such a word adds little to the ranking (its
+    inverse document frequency is near zero). Terms keep their order in the query.
+    """
+    kept: set[str] = set()
+    total = 0
+    for term in sorted(counts, key=lambda t: counts[t]):
+        if kept and total + counts[term] > budget:
+            break
+        kept.add(term)
+        total += counts[term]
+    return [term for term in counts if term in kept]

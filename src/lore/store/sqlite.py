@@ -106,6 +106,7 @@ class SQLiteStore:
                 hint="check the path, or move a damaged file aside and run `lore init`",
             ) from exc
         self._lock = threading.RLock()
+        self._rowid_cache: dict[tuple[Any, ...], tuple[tuple[int, int], np.ndarray]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -191,32 +192,71 @@ class SQLiteStore:
         return int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0])
 
     def filtered_rowids(self, filters: Filters) -> np.ndarray:
+        """Sorted rowids within `filters` (read-only; reused until the database changes)."""
         where, params = filter_clause(filters)
-        rows = self.db.execute(f"SELECT rowid FROM records r WHERE {where} ORDER BY rowid", params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        key = (where, tuple(params))
+        # data_version moves on other connections' commits, total_changes on this one's.
+        version = (self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes)
+        cached = self._rowid_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        # One string parsed by numpy is ~3x faster than a Python row per rowid (100k: 27 ms).
+        joined = self.db.execute(
+            f"SELECT group_concat(rowid) FROM records r WHERE {where}", params
+        ).fetchone()[0]
+        rowids = np.sort(np.array(joined.split(",") if joined else [], dtype=np.int64))
+        rowids.flags.writeable = False
+        self._rowid_cache[key] = (version, rowids)
+        if len(self._rowid_cache) > 8:
+            self._rowid_cache.pop(next(iter(self._rowid_cache)))
+        return rowids
 
     def fts_search(
-        self, match: str, filters: Filters, limit: int, weights: tuple[float, float] = (1.0, 0.4)
+        self,
+        match: str,
+        filters: Filters,
+        limit: int,
+        weights: tuple[float, float] = (1.0, 0.4),
+        min_rowid: int = 0,
     ) -> list[tuple[int, float]]:
-        """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`."""
+        """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`.
+
+        `min_rowid` skips older records (FTS5 seeks past them), bounding the work.
+        """
         where, params = filter_clause(filters)
         rank = f"bm25(records_fts, {weights[0]:.4f}, {weights[1]:.4f})"
+        newer = " AND records_fts.rowid >= ?" if min_rowid else ""
         if where == "1":
             sql = (
-                f"SELECT rowid, {rank} AS s FROM records_fts WHERE records_fts MATCH ?"
+                f"SELECT rowid, {rank} AS s FROM records_fts WHERE records_fts MATCH ?{newer}"
                 " ORDER BY s LIMIT ?"
             )
-            args: list[Any] = [match, limit]
+            args: list[Any] = [match, *([min_rowid] if min_rowid else []), limit]
         else:
+            newer = newer.replace("records_fts.", "f.")
             sql = (
                 f"SELECT f.rowid, {rank} AS s FROM records_fts f JOIN records r ON r.rowid = f.rowid"
-                f" WHERE records_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
+                f" WHERE records_fts MATCH ?{newer} AND {where} ORDER BY s LIMIT ?"
             )
-            args = [match, *params, limit]
+            args = [match, *([min_rowid] if min_rowid else []), *params, limit]
         try:
             return [(row[0], -row[1]) for row in self.db.execute(sql, args)]
         except sqlite3.OperationalError as exc:
             raise StorageError(f"full-text query failed: {exc}") from exc
+
+    def match_counts(self, matches: dict[str, str], cap: int) -> dict[str, int]:
+        """How many records each MATCH expression finds, counting no further than `cap`."""
+        sql = "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)"
+        return {k: int(self.db.execute(sql, (m, cap)).fetchone()[0]) for k, m in matches.items()}
+
+    def newest_match_floor(self, match: str, count: int) -> int:
+        """The rowid of the `count`-th newest record matching `match` (0 when fewer match)."""
+        row = self.db.execute(
+            "SELECT rowid FROM records_fts WHERE records_fts MATCH ? ORDER BY rowid DESC"
+            " LIMIT 1 OFFSET ?",
+            (match, count - 1),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many records contain each (already stemmed) term; needs the vocab table."""
@@ -253,6 +293,19 @@ class SQLiteStore:
         ).fetchall():
             yield [r[0] for r in rows], [Draft(text=r[2], actor=r[1]) for r in rows]
             last = rows[-1][0]
+
+    def sessions_of(self, rowids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(namespace, session id) of each rowid that has a session."""
+        ids = [int(r) for r in rowids]
+        out: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            sql = (
+                f"SELECT rowid, namespace, session_id FROM records WHERE rowid IN"
+                f" ({','.join('?' * len(part))}) AND session_id IS NOT NULL"
+            )
+            out.update((row[0], (row[1], row[2])) for row in self.db.execute(sql, part))
+        return out
 
     def occurred_at_of(self, rowids: Sequence[int]) -> dict[int, float | None]:
         """World time (epoch seconds) of each rowid."""

@@ -13,6 +13,7 @@ from ...errors import ConfigError
 from .base import Embedder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+CACHE_FEATURES = 200_000  # remembered feature hashes (~30 MB at most)
 
 
 class HashEmbedder(Embedder):
@@ -25,6 +26,7 @@ class HashEmbedder(Embedder):
         if dim < 8:
             raise ConfigError(f"hash embedder dimension must be at least 8, got {dim}")
         self.dim = dim
+        self._codes: dict[str, int] = {}
 
     @classmethod
     def from_spec(cls, arg: str) -> HashEmbedder:
@@ -37,11 +39,26 @@ class HashEmbedder(Embedder):
         words = _WORD.findall(text.lower())
         return words + [a + " " + b for a, b in pairwise(words)]
 
+    def _code(self, feature: str) -> int:
+        """The feature's bucket times two, plus one when it counts positively."""
+        value = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
+        code = (value % self.dim) * 2 + (value >> 63)
+        if len(self._codes) < CACHE_FEATURES:
+            self._codes[feature] = code
+        return code
+
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for feature in self._features(text):
-                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-                value = int.from_bytes(digest, "little")
-                out[row, value % self.dim] += 1.0 if (value >> 63) else -1.0
-        return out
+        # Same vectors as hashing every feature into its own row, ~2x faster: frequent
+        # features are hashed once, and the counts are summed by numpy in one pass.
+        get, code = self._codes.get, self._code
+        codes: list[int] = []
+        counts: list[int] = []
+        for text in texts:
+            features = self._features(text)
+            codes.extend([c if (c := get(f)) is not None else code(f) for f in features])
+            counts.append(len(features))
+        packed = np.array(codes, dtype=np.int64)
+        cells = np.repeat(np.arange(len(texts), dtype=np.int64) * self.dim, counts) + (packed >> 1)
+        signs = (packed & 1) * 2.0 - 1.0
+        out = np.bincount(cells, weights=signs, minlength=len(texts) * self.dim)
+        return out.reshape(len(texts), self.dim).astype(np.float32)

@@ -1,0 +1,121 @@
+"""Ingest throughput through `Lore.add_many`, with the hash embedder and with MiniLM.
+
+    python benchmarks/ingest.py [--records 20000] [--minilm-records 2000] [--json]
+
+Each run writes realistic chat drafts into a fresh file store. MiniLM's ingest rate is
+compared with the embedder's own rate on the same texts, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from synthetic import chat_drafts, machine, progress
+
+from lore import Draft, Lore
+from lore.index.contextual import embedding_text
+from lore.index.embed.base import Embedder
+from lore.ingest.writer import BATCH_SIZE
+
+NAMESPACE = "acme"
+REPEATS = 3
+TARGETS = {"hash_records_per_s": 10_000, "minilm_share_of_embedder": 0.8}
+
+
+def drafts(count: int, seed: int = 0) -> list[Draft]:
+    """Chat turns in sessions, each under a team namespace below `acme`."""
+    return [
+        replace(d, namespace=ns.split("/", 1)[1]) for ns, d in chat_drafts(count, seed=seed)
+    ]
+
+
+def ingest_rate(items: list[Draft], embedder: str | Embedder, workdir: Path) -> dict[str, float]:
+    """Records per second into a fresh store, then again for the same drafts (all duplicates)."""
+    path = workdir / f"ingest-{time.perf_counter_ns()}.db"
+    with Lore.open(path, embedder=embedder) as lore:
+        started = time.perf_counter()
+        report = lore.add_many(items, namespace=NAMESPACE)
+        took = time.perf_counter() - started
+        assert report.added == len(items), report
+        started = time.perf_counter()
+        again = lore.add_many(items, namespace=NAMESPACE)
+        took_again = time.perf_counter() - started
+        assert again.duplicates == len(items), again
+    for leftover in workdir.glob(path.name + "*"):
+        leftover.unlink()
+    return {
+        "records_per_s": round(len(items) / took, 1),
+        "duplicates_per_s": round(len(items) / took_again, 1),
+    }
+
+
+def run(records: int, minilm_records: int) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "benchmark": "ingest",
+        "machine": machine(),
+        "batch_size": BATCH_SIZE,
+        "targets": TARGETS,
+    }
+    with tempfile.TemporaryDirectory(prefix="lore-ingest-") as tmp:
+        workdir = Path(tmp)
+        items = drafts(records)
+        runs = []
+        for attempt in range(REPEATS):
+            progress(f"hash embedder: {records:,} records, run {attempt + 1}/{REPEATS}")
+            runs.append(ingest_rate(items, "hash", workdir))
+        report["hash"] = {
+            "records": records,
+            "records_per_s": statistics.median(r["records_per_s"] for r in runs),
+            "runs": runs,
+        }
+
+        from lore.index.embed.onnx_minilm import MiniLMEmbedder
+
+        progress(f"MiniLM: loading, then {minilm_records:,} records")
+        items = drafts(minilm_records, seed=1)
+        model = MiniLMEmbedder()
+        model.embed([embedding_text(d) for d in items[:64]])  # warm up
+        texts = [embedding_text(d) for d in items]
+        started = time.perf_counter()
+        model.embed(texts)
+        embed_rate = len(texts) / (time.perf_counter() - started)
+        progress("MiniLM: ingesting")
+        ingest = ingest_rate(items, model, workdir)
+        report["minilm"] = {
+            "records": minilm_records,
+            "embedder_texts_per_s": round(embed_rate, 1),
+            "ingest_records_per_s": ingest["records_per_s"],
+            "duplicates_per_s": ingest["duplicates_per_s"],
+            "share_of_embedder": round(ingest["records_per_s"] / embed_rate, 3),
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000, help="records for the hash runs")
+    parser.add_argument("--minilm-records", type=int, default=2_000)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    args = parser.parse_args()
+    report = run(args.records, args.minilm_records)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    hashed, minilm = report["hash"], report["minilm"]
+    print(f"hash embedder: {hashed['records_per_s']:,} records/s ({hashed['records']:,} records)")
+    print(
+        f"MiniLM: {minilm['ingest_records_per_s']:,} records/s ingesting,"
+        f" {minilm['embedder_texts_per_s']:,} texts/s embedding alone"
+        f" ({minilm['share_of_embedder']:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The shortcuts that keep search fast on big stores give the same answers where it matters."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from lore import Lore
+from lore.index.embed.hashing import HashEmbedder
+from lore.search.hybrid import SearchSettings
+from lore.search.query import affordable_terms
+from lore.types import Filters
+
+
+def test_affordable_terms_keeps_the_rarest_within_budget() -> None:
+    counts = {"common": 900, "rare": 10, "middling": 300, "scarce": 40}
+    assert affordable_terms(counts, 400) == ["rare", "middling", "scarce"]
+    assert affordable_terms(counts, 100) == ["rare", "scarce"]
+    assert affordable_terms({"the": 5000, "of": 4000}, 100) == ["of"]  # always the rarest
+
+
+def _store(path: Path, settings: SearchSettings | None = None) -> Lore:
+    return Lore.open(path, embedder="hash", settings=settings)
+
+
+def test_common_words_are_dropped_only_on_big_stores(tmp_path: Path) -> None:
+    with _store(tmp_path / "lore.db") as lore:
+        for i in range(60):
+            lore.add(f"weekly status meeting notes number {i}", namespace="team")
+        lore.add("the deploy of the billing service failed", namespace="team")
+    query = "status of the billing deploy"
+    with _store(tmp_path / "lore.db") as lore:
+        unbudgeted = lore.searcher.fts(query, Filters(), 100)
+    budget = SearchSettings(fts_budget=20)
+    with _store(tmp_path / "lore.db", budget) as lore:
+        budgeted = lore.searcher.fts(query, Filters(), 100)
+        assert lore.search(query, k=1, mode="fts")[0].record.text.startswith("the deploy")
+    assert len(unbudgeted) == 61  # "status" matches every meeting note
+    assert [r for r, _ in budgeted] == [unbudgeted[0][0]]  # only the billing record is scored
+
+
+def test_budget_scores_the_newest_matches_of_a_too_common_word(tmp_path: Path) -> None:
+    with _store(tmp_path / "lore.db", SearchSettings(fts_budget=10)) as lore:
+        for i in range(40):
+            lore.add(f"status update {i}")
+        hits = lore.searcher.fts("status", Filters(), 100)
+        assert len(hits) == 10
+        assert {r for r, _ in hits} == set(range(31, 41))
+
+
+def test_filtered_rowids_follow_new_records(tmp_path: Path) -> None:
+    with _store(tmp_path / "lore.db") as lore:
+        lore.add("first note", namespace="a")
+        lore.add("other note", namespace="b")
+        scope = Filters(namespace="a")
+        assert lore.store.filtered_rowids(scope).tolist() == [1]
+        lore.add("second note", namespace="a")
+        assert lore.store.filtered_rowids(scope).tolist() == [1, 3]
+        with _store(tmp_path / "lore.db") as other:  # another connection commits
+            other.add("third note", namespace="a")
+        assert lore.store.filtered_rowids(scope).tolist() == [1, 3, 4]
+        assert "third note" in [h.record.text for h in lore.search("third", namespace="a")]
+
+
+def test_hash_embedder_matches_its_definition() -> None:
+    """Caching feature hashes must not change a single vector (stored ones stay comparable)."""
+    texts = ["The deploy failed, again!", "", "¡Olé! naïve café", "a a a b", "x" * 50]
+    for dim in (8, 256):
+        embedder = HashEmbedder(dim)
+        expected = np.zeros((len(texts), dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in embedder._features(text):
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                expected[row, value % dim] += 1.0 if value >> 63 else -1.0
+        assert np.array_equal(embedder.embed_batch(texts), expected)
+        assert np.array_equal(embedder.embed_batch(texts), expected)  # from the cache
