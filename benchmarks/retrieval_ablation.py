@@ -23,13 +23,15 @@ from lore.search.hybrid import SearchSettings
 OUT = Path(__file__).resolve().parent / "out"
 
 # (label, neighbours indexed each side, search mode, settings)
+PAIR = {"fts": 1.0, "vector": 1.0}  # the two retrievers without session evidence
 LOCOMO_ROWS: list[tuple[str, int, str, SearchSettings]] = [
     ("BM25 on the turn and its speaker", 0, "fts", SearchSettings()),
-    ("+ speaker and 2 neighbouring turns (fts only)", 2, "fts", SearchSettings()),
+    ("+ 2 neighbouring turns each side (fts only)", 2, "fts", SearchSettings()),
     ("MiniLM alone (speaker: text)", 2, "vector", SearchSettings()),
-    ("hybrid, RRF k=60, equal weights", 2, "hybrid", SearchSettings(fusion="rrf", time_boost=0)),
-    ("hybrid, z-score fusion", 2, "hybrid", SearchSettings(time_boost=0)),
-    ("hybrid, z-score + time-expression boost (default)", 2, "hybrid", SearchSettings()),
+    ("hybrid, RRF k=60", 2, "hybrid", SearchSettings(fusion="rrf", weights=PAIR, time_boost=0)),
+    ("hybrid, z-score fusion", 2, "hybrid", SearchSettings(weights=PAIR, time_boost=0)),
+    ("+ session evidence", 2, "hybrid", SearchSettings(time_boost=0)),
+    ("+ time-expression boost (default)", 2, "hybrid", SearchSettings()),
 ]
 SCIFACT_ROWS: list[tuple[str, str, SearchSettings]] = [
     ("BM25 (FTS5, porter, stop words)", "fts", SearchSettings()),

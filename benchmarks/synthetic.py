@@ -167,7 +167,7 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("lore", "numpy", "usearch", "onnxruntime"):
         try:
             versions[package] = version(package)

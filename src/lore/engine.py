@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -15,7 +16,9 @@ from .errors import ConfigError, EmbedderMismatch, NotFound, QueryError
 from .index.embed import Embedder, get_embedder
 from .index.vectors import VectorIndex, get_vector_index
 from .ingest.base import detect_format, get_connector
+from .ingest.sync import SourceResult, Syncer, SyncReport, combine, watch
 from .ingest.writer import RecordWriter, check_namespace
+from .redact import Policy, Redactor, StoreNumbering, load_policy
 from .search.hybrid import HybridSearcher, SearchSettings
 from .store.sqlite import SQLiteStore
 from .types import (
@@ -59,13 +62,21 @@ class Lore:
         *,
         vector_index: str = "auto",
         settings: SearchSettings | None = None,
+        redaction: Any = USE_DEFAULT,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        policy = redaction_policy(redaction)
+        # Every draft is redacted before anything is stored (None: redaction off).
+        self.redactor = None if policy is None else Redactor(policy, StoreNumbering(store))
         self._vector_index_name = vector_index
         self._index: VectorIndex | None = None
         self.searcher = HybridSearcher(store, self._vectors, self._embed_query, settings)
-        self.writer = RecordWriter(store, embedder, on_vectors=self._index_new_vectors)
+        self.writer = RecordWriter(
+            store, embedder, on_vectors=self._index_new_vectors,
+            on_visibility=self._apply_visibility, redactor=self.redactor,
+        )
+        self.syncer = Syncer(store, self.writer, on_visibility=self._apply_visibility)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -79,13 +90,19 @@ class Lore:
         settings: SearchSettings | None = None,
         reembed: bool = False,
         progress: Callable[[int], None] | None = None,
+        redaction: Any = USE_DEFAULT,
     ) -> Lore:
         """Open (creating if needed) the store at `path`, `$LORE_DB` or `./.lore/lore.db`.
 
         `embedder` defaults to the one the store was built with (MiniLM for a new store);
         asking for a different one is an error, since the vectors would not be comparable,
         unless `reembed` is set: then every record is embedded again with the new embedder.
+
+        `redaction` is applied to every record before it is stored: USE_DEFAULT is the policy
+        file in $LORE_REDACTION_POLICY or else the built-in policy, a path is a TOML policy
+        file, None turns redaction off (see docs/redaction.md).
         """
+        policy = redaction_policy(redaction)  # a bad policy fails before the store is opened
         store = SQLiteStore(":memory:" if memory else (path or default_db_path()))
         try:
             recorded = store.get_meta("embedder")
@@ -103,7 +120,9 @@ class Lore:
         except BaseException:
             store.close()
             raise
-        return cls(store, chosen, vector_index=vector_index, settings=settings)
+        return cls(
+            store, chosen, vector_index=vector_index, settings=settings, redaction=policy
+        )
 
     def close(self) -> None:
         if self._index is not None and self._index.persistent:
@@ -138,9 +157,34 @@ class Lore:
             self._index = index
         return self._index
 
+    def vector_index(self) -> VectorIndex:
+        """The vector index searches use (loaded from the store on first use)."""
+        return self._vectors()
+
+    def use_vector_index(self, index: VectorIndex) -> None:
+        """Search and update `index` instead of loading one: a server shares one index among
+        its per-thread connections (the caller makes it thread-safe and saves it)."""
+        self._index = index
+
     def _index_new_vectors(self, rowids: list[int], vectors: object) -> None:
         if self._index is not None:
             self._index.add(np.asarray(rowids, dtype=np.int64), np.asarray(vectors))
+
+    def _apply_visibility(self, hidden: list[int], shown: list[int]) -> None:
+        """Keep hidden (superseded, deleted, removed) records out of the vector index, so the
+        unfiltered dense search needs no filter; put back those shown again."""
+        index = self._index
+        if index is None and (path := self._index_path()) is not None and path.exists():
+            index = self._vectors()  # a saved index must drop them too, loaded or not
+        if index is None:
+            return  # built later from the store, which leaves hidden records out
+        if hidden:
+            index.remove(np.asarray(hidden, dtype=np.int64))
+        if shown and index.persistent:
+            rowids, vectors = self.store.vectors_of(shown)
+            index.add(rowids, vectors)
+        elif shown:
+            self._index = None  # an exact index only appends: rebuild it on the next search
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_one(text)
@@ -193,20 +237,60 @@ class Lore:
         format: str = "auto",
         namespace: str = DEFAULT_NAMESPACE,
         progress: Callable[[int], None] | None = None,
-    ) -> IngestReport:
-        """Ingest a file: every parsable item lands, every other is reported with file and line."""
-        file = Path(path).resolve()  # one file is one source however it is named
-        if not file.is_file():
-            raise NotFound(f"no such file: {file}")
+        source: str | None = None,
+        full: bool = False,
+        on_source: Callable[[SourceResult], None] | None = None,
+    ) -> SyncReport:
+        """Ingest a file or a folder: every parsable item lands, every other is reported with
+        file and line.
+
+        A folder is read whole by a connector that claims it (a Slack export, a folder of .eml
+        files), else walked file by file. Each source keeps a cursor: ingesting it again reads
+        nothing when it is unchanged, only the new lines of a grown append-only file, and the
+        whole of any other changed file (`full` re-reads everything). `source` names a file's
+        source instead of its path (an upload's original name), so ingesting it again from
+        another temporary file still adds nothing.
+        """
+        target = Path(path).resolve()  # one file is one source however it is named
+        if not target.exists():
+            raise NotFound(f"no such file or folder: {target}")
         check_namespace(namespace)
-        name = detect_format(file) if format == "auto" else format
-        connector = get_connector(name)
-        return self.writer.write(
-            connector.parse(file),
-            namespace=namespace,
-            connector=name,
-            uri=str(file),
-            progress=progress,
+        if target.is_dir() and source is None:
+            return self.syncer.sync(
+                [target], format, namespace=namespace, full=full, progress=progress,
+                on_source=on_source,
+            )
+        name = detect_format(target) if format == "auto" else format
+        get_connector(name)  # an unknown format is a ConfigError before anything is read
+        result = self.syncer.sync_source(
+            target, name, namespace=namespace, full=full, progress=progress, uri=source,
+            sticky=format == "auto",
+        )
+        if on_source is not None:
+            on_source(result)
+        return combine([result])
+
+    def watch(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        format: str = "auto",
+        namespace: str = DEFAULT_NAMESPACE,
+        interval: float = 2.0,
+        cycles: int | None = None,
+        stop: threading.Event | None = None,
+        on_cycle: Callable[[int, SyncReport], None] | None = None,
+    ) -> SyncReport:
+        """Keep ingesting `paths` as files appear, grow or change, polling every `interval`
+        seconds, until `stop` is set or `cycles` polls have run; returns what changed."""
+        check_namespace(namespace)
+        targets = [Path(p).resolve() for p in paths]
+        for target in targets:
+            if not target.exists():
+                raise NotFound(f"no such file or folder: {target}")
+        return watch(
+            self.syncer, targets, format, namespace=namespace, interval=interval,
+            cycles=cycles, stop=stop, on_cycle=on_cycle,
         )
 
     # -- reading --------------------------------------------------------------
@@ -261,9 +345,20 @@ class Lore:
 
         return expand(self, handle, window)
 
-    def stats(self) -> dict[str, Any]:
-        """Counts of records, sessions, vectors and namespaces, and the store's settings."""
-        data = self.store.stats()
+    def records(
+        self, namespace: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[Record]:
+        """A page of records in id (time) order, after the record id `after`."""
+        if namespace is not None:
+            check_namespace(namespace)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise QueryError(f"limit must be between 1 and 1000, got {limit!r}")
+        return self.store.records_page(namespace, after, limit)
+
+    def stats(self, namespace: str | None = None) -> dict[str, Any]:
+        """Counts of records, sessions, vectors and namespaces (all, or within `namespace`),
+        and the store's settings."""
+        data = self.store.stats(namespace)
         data["embedder"] = self.embedder.identity
         data["path"] = self.store.path
         return data
@@ -299,6 +394,21 @@ def _reembed(
     if store.path != ":memory:":
         for stale in Path(store.path).parent.glob(Path(store.path).name + ".ann*"):
             stale.unlink()
+
+
+def redaction_policy(redaction: Any = USE_DEFAULT) -> Policy | None:
+    """The policy `redaction` names: USE_DEFAULT is $LORE_REDACTION_POLICY or the built-in
+    policy, None is off, a path is a TOML file (merged over the built-in one), a Policy is used
+    as it is."""
+    if redaction is None or isinstance(redaction, Policy):
+        return redaction
+    if redaction is USE_DEFAULT:
+        return load_policy(os.environ.get("LORE_REDACTION_POLICY") or None)
+    if isinstance(redaction, str | Path):
+        return load_policy(redaction)
+    raise ConfigError(
+        f"redaction must be a policy file, a Policy, None or USE_DEFAULT, not {redaction!r}"
+    )
 
 
 def spec_for_identity(identity: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import evals, query, records
+from . import evals, keys, query, records, redact, serve
 from .app import cli, main
 
-__all__ = ["cli", "evals", "main", "query", "records"]
+__all__ = ["cli", "evals", "keys", "main", "query", "records", "redact", "serve"]

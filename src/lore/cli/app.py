@@ -56,15 +56,17 @@ class Settings:
     db_given: bool
     embedder: str | None
 
-    def open(self, *, must_exist: bool = False) -> Lore:
-        """Open the store (closed when the command ends); `must_exist` refuses to create one."""
+    def open(self, *, must_exist: bool = False, redaction: Any = USE_DEFAULT) -> Lore:
+        """Open the store (closed when the command ends); `must_exist` refuses to create one.
+
+        `redaction`: the policy applied to what is written (see `Lore.open`)."""
         path = self.db
         if must_exist and not path.exists():
             raise ConfigError(
                 f"no Lore store at {path}",
                 hint="run `lore init` first, or pass --db PATH (or set LORE_DB)",
             )
-        lore = Lore.open(path, embedder=self.embedder or USE_DEFAULT)
+        lore = Lore.open(path, embedder=self.embedder or USE_DEFAULT, redaction=redaction)
         click.get_current_context().call_on_close(lore.close)
         return lore
 

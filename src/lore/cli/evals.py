@@ -27,12 +27,15 @@ def eval_group() -> None:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Lore]:
+    # Public benchmark conversations are about people's lives (health, family, pay): the
+    # topic rules would mask the evidence being measured, so evaluations store it unredacted.
     if settings.db_given:
-        yield settings.open()
+        yield settings.open(redaction=None)
         return
     with tempfile.TemporaryDirectory(prefix="lore-eval-") as tmp:
         note(f"using a temporary store in {tmp}")
-        with Lore.open(Path(tmp) / "eval.db", embedder=settings.embedder or USE_DEFAULT) as lore:
+        embedder = settings.embedder or USE_DEFAULT
+        with Lore.open(Path(tmp) / "eval.db", embedder=embedder, redaction=None) as lore:
             yield lore  # closed before its directory is deleted
 
 

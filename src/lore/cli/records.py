@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..engine import DEFAULT_NAMESPACE
+from ..engine import DEFAULT_NAMESPACE, USE_DEFAULT, Lore
 from ..errors import IngestError
-from ..ingest.base import available_formats, detect_format
+from ..ingest.base import available_formats
+from ..ingest.sync import SourceResult, SyncReport, combine, plan_sources
 from ..ingest.writer import check_namespace
-from ..types import RECORD_KINDS, IngestProblem, IngestReport
+from ..types import RECORD_KINDS, IngestProblem
 from .app import Settings, cli, emit_json, json_option, note
 
 NAMESPACE_HELP = "Namespace to write under, a path such as acme/eng/payments."
@@ -82,99 +83,134 @@ def add(
         sys.exit(1)
 
 
-def _walk(directory: Path) -> Iterable[Path]:
-    """Files under `directory`, recursively, in a stable order, skipping hidden ones."""
-    for path in sorted(directory.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(directory).parts)
-        if path.is_file() and not hidden:
-            yield path
-
-
-Plan = tuple[list[tuple[Path, str]], list[str], list[IngestProblem]]
-
-
-def _plan(paths: Iterable[Path], fmt: str) -> Plan:
-    """(file, format) pairs to ingest, walked files no format fits, and unreadable named files."""
-    planned: list[tuple[Path, str]] = []
-    unsupported: list[str] = []
-    problems: list[IngestProblem] = []
-    for path in paths:
-        walked = path.is_dir()
-        for file in _walk(path) if walked else [path]:
-            if fmt != "auto":
-                planned.append((file, fmt))
-                continue
-            try:
-                planned.append((file, detect_format(file)))
-            except IngestError as exc:
-                if walked:
-                    unsupported.append(str(file))  # a stray file in a folder is not a failure
-                else:
-                    problems.append(IngestProblem(str(file), exc.line, exc.reason))
-    return planned, unsupported, problems
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(["auto", *available_formats()]), default="auto",
-    show_default=True, help="Input format; auto detects it per file.",
+    show_default=True, help="Input format; auto detects it per file or folder.",
 )
 @click.option("--namespace", default=DEFAULT_NAMESPACE, show_default=True, help=NAMESPACE_HELP)
+@click.option("--full", is_flag=True, help="Read every source again, even unchanged ones.")
+@click.option(
+    "--watch", is_flag=True,
+    help="Keep ingesting as files appear, grow or change, until Ctrl-C.",
+)
+@click.option(
+    "--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+    help="Seconds between polls with --watch.",
+)
+@click.option(
+    "--policy", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LORE_REDACTION_POLICY", default=None,
+    help="Redaction policy (TOML) applied before anything is stored."
+    " [env: LORE_REDACTION_POLICY; default: the built-in policy]",
+)
+@click.option("--no-redact", is_flag=True, help="Store everything as it is: no redaction.")
 @json_option
 @click.pass_obj
 def ingest(
-    settings: Settings, paths: tuple[Path, ...], fmt: str, namespace: str, as_json: bool
+    settings: Settings,
+    paths: tuple[Path, ...],
+    fmt: str,
+    namespace: str,
+    full: bool,
+    watch: bool,
+    interval: float,
+    policy: Path | None,
+    no_redact: bool,
+    as_json: bool,
 ) -> None:
-    """Ingest files and directories (walked recursively); re-ingesting adds nothing.
+    """Ingest files and folders (walked recursively); re-ingesting adds nothing.
 
-    Every item that cannot be read is reported as `file:line: reason`; the rest lands.
-    Exits with code 1 when anything failed.
+    A Slack export (folder or zip) or a folder of .eml files is read as one source. Each
+    source keeps a cursor: an unchanged one is skipped, a grown log is read from where it
+    stopped. Every item that cannot be read is reported as `file:line: reason`; the rest
+    lands. Exits with code 1 when anything failed.
     """
     check_namespace(namespace)
-    planned, unsupported, problems = _plan(paths, fmt)
-    lore = settings.open()
-    files: list[dict[str, Any]] = []
-    added = duplicates = 0
-    failed = len(problems)
+    planned, _, _ = plan_sources(paths, fmt)
+    lore = settings.open(redaction=None if no_redact else policy or USE_DEFAULT)
+    results: list[SourceResult] = []
+    problems: list[IngestProblem] = []
+    unsupported: list[str] = []
     items = 0
     with click.progressbar(
         length=len(planned), label="ingesting", file=sys.stderr, show_pos=True,
         item_show_func=lambda item: item,
     ) as bar:
-        for file, name in planned:
-            def tick(n: int, file: Path = file) -> None:
-                nonlocal items
-                items += n
-                bar.update(0, f"{file.name} ({items} items)")
+        def tick(n: int) -> None:
+            nonlocal items
+            items += n
+            bar.update(0, f"{items} items")
 
+        def done(result: SourceResult) -> None:
+            results.append(result)
+            bar.update(1, Path(result.uri).name)
+
+        for path in paths:
             try:
-                report = lore.ingest(file, format=name, namespace=namespace, progress=tick)
+                report = lore.ingest(
+                    path, format=fmt, namespace=namespace, progress=tick, full=full,
+                    on_source=done,
+                )
             except IngestError as exc:
-                problem = IngestProblem(exc.file or str(file), exc.line, exc.reason)
-                report = IngestReport(0, 0, 1, (problem,))
-            added += report.added
-            duplicates += report.duplicates
-            failed += report.failed
-            problems.extend(report.problems)
-            files.append({"path": str(file), "format": name, **report.to_dict()})
-            bar.update(1, file.name)
-    if as_json:
-        emit_json({
-            "added": added, "duplicates": duplicates, "failed": failed,
-            "problems": [{"file": p.file, "line": p.line, "reason": p.reason} for p in problems],
-            "unsupported": unsupported, "files": files,
-        })
-    else:
-        click.echo(
-            f"added {added} · skipped {duplicates} as duplicate · failed {failed}"
-            f" · {len(planned)} file{'s' if len(planned) != 1 else ''}"
-        )
-        _show_problems(problems)
-        for path in unsupported:
-            note(f"{path}: skipped, not a format Lore reads (pass --format to force one)")
-    if failed:
+                problems.append(IngestProblem(exc.file or str(path), exc.line, exc.reason))
+                continue
+            unsupported.extend(report.unsupported)
+    if watch:
+        results += _watch(lore, paths, fmt, namespace, interval)
+    total = combine(results, problems, unsupported)
+    _summarise(total, as_json=as_json)
+    if lore.redactor is not None and lore.redactor.stats:
+        from .redact import stats_line
+
+        note(stats_line(lore.redactor.stats))
+    if total.failed:
         sys.exit(1)
+
+
+def _watch(
+    lore: Lore, paths: Sequence[Path], fmt: str, namespace: str, interval: float
+) -> list[SourceResult]:
+    """Poll until Ctrl-C, printing one line per source that changed; returns those changes."""
+    note(f"watching {len(paths)} path{'s' if len(paths) != 1 else ''} every {interval:g}s"
+         " (Ctrl-C to stop)")
+    stop = threading.Event()
+    changed: list[SourceResult] = []
+
+    def show(cycle: int, report: SyncReport) -> None:
+        for source in report.sources:
+            if source.status == "unchanged":
+                continue
+            changed.append(source)
+            r = source.report
+            note(f"{source.status} {source.uri}: added {r.added} · failed {r.failed}"
+                 f" · hidden {source.hidden}")
+
+    try:
+        lore.watch(
+            paths, format=fmt, namespace=namespace, interval=interval, stop=stop, on_cycle=show
+        )
+    except KeyboardInterrupt:
+        stop.set()  # the interrupted batch rolled back; its source is read again next time
+        note("stopped")
+    return changed
+
+
+def _summarise(report: SyncReport, *, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    count = len(report.sources)
+    click.echo(
+        f"added {report.added} · skipped {report.duplicates} as duplicate · failed {report.failed}"
+        f" · {count} source{'s' if count != 1 else ''}"
+        + (f" ({report.unchanged} unchanged)" if report.unchanged else "")
+        + (f" · hidden {report.hidden} superseded" if report.hidden else "")
+    )
+    _show_problems(report.problems)
+    for path in report.unsupported:
+        note(f"{path}: skipped, not a format Lore reads (pass --format to force one)")
 
 
 def _show_problems(problems: Iterable[IngestProblem]) -> None:
@@ -193,7 +229,7 @@ def stats(settings: Settings, as_json: bool) -> None:
         return
     click.echo(f"store      {data['path']}")
     click.echo(f"embedder   {data['embedder']}")
-    for key in ("records", "sessions", "vectors", "forgotten"):
+    for key in ("records", "sessions", "vectors", "forgotten", "hidden"):
         click.echo(f"{key:<10} {data.get(key, 0)}")
     for title, key in (("namespaces", "namespaces"), ("kinds", "kinds")):
         counts = data.get(key) or {}

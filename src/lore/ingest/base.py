@@ -16,26 +16,45 @@ Parsed = Draft | IngestProblem
 
 _REGISTRY: dict[str, str] = {
     # Detection tries these in order, so the most specific formats come first.
+    "slack": "lore.ingest.slack:SlackConnector",
+    "github": "lore.ingest.github:GitHubConnector",
+    "otel": "lore.ingest.otel:OtelConnector",
     "locomo": "lore.ingest.locomo:LocomoConnector",
     "openai": "lore.ingest.openai_chat:OpenAIChatConnector",
+    "agent-logs": "lore.ingest.agent_logs:AgentLogConnector",
     "jsonl": "lore.ingest.jsonl:JsonlConnector",
+    "email": "lore.ingest.email:EmailConnector",
     "vtt": "lore.ingest.transcripts:VttConnector",
     "srt": "lore.ingest.transcripts:SrtConnector",
+    "meeting-text": "lore.ingest.transcripts:MeetingTextConnector",
+    "html": "lore.ingest.documents:HtmlConnector",
+    "pdf": "lore.ingest.documents:PdfConnector",
     "markdown": "lore.ingest.documents:MarkdownConnector",
     "text": "lore.ingest.documents:TextConnector",
 }
 
 
 class Connector(ABC):
-    """Reads one source file and yields drafts, or a problem for each item it cannot parse."""
+    """Reads one source (a file; a folder or zip when `directories`) and yields drafts, or a
+    problem for each item it cannot parse."""
 
     name: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]] = ()
+    # Capabilities, all off by default; incremental sync (ingest/sync.py) reads them.
+    directories: ClassVar[bool] = False  # reads a whole folder (or a zip of one) as one source
+    appendable: ClassVar[bool] = False  # only ever appended to: resumes at a byte offset
+    snapshot: ClassVar[bool] = False  # each read is the whole document: what is gone is hidden
+    versioned: ClassVar[bool] = False  # a new content for a source id supersedes the old one
 
     @classmethod
     def sniff(cls, path: Path, head: str) -> bool:
         """Whether this connector reads `path`, given its first few kilobytes."""
         return path.suffix.lower() in cls.suffixes
+
+    @classmethod
+    def sniff_directory(cls, path: Path) -> bool:
+        """Whether this connector reads the folder `path` as one source."""
+        return False
 
     @abstractmethod
     def parse(self, path: Path) -> Iterator[Parsed]:
@@ -65,7 +84,18 @@ def get_connector(name: str) -> Connector:
 
 
 def detect_format(path: Path) -> str:
-    """The first registered format whose `sniff` accepts `path`."""
+    """The first registered format whose `sniff` (or, for a folder, `sniff_directory`)
+    accepts `path`."""
+    if path.is_dir():
+        for name in _REGISTRY:
+            cls = _load(name)
+            if cls.directories and cls.sniff_directory(path):
+                return name
+        raise IngestError(
+            "no connector reads this folder as one source",
+            file=str(path),
+            hint="ingest walks such a folder file by file",
+        )
     try:
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             head = handle.read(8192)

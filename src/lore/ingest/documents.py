@@ -1,13 +1,14 @@
-"""Markdown and plain-text documents, split at headings and paragraphs into token-bounded chunks."""
+"""Markdown, text, HTML and PDF documents, split at headings and paragraphs into bounded chunks."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..tokens import count_tokens, truncate_to_tokens
 from ..types import Draft, IngestProblem
@@ -200,17 +201,26 @@ class _DocumentConnector(Connector):
     """Shared reading and chunking; subclasses say whether headings and fences mean anything."""
 
     markdown: ClassVar[bool] = False
+    source_lines: ClassVar[bool] = True  # chunk line numbers are the file's own lines
+    snapshot = True
 
     def __init__(self, max_tokens: int = MAX_TOKENS) -> None:
         self.max_tokens = max_tokens
 
-    def parse(self, path: Path) -> Iterator[Parsed]:
+    def read(self, path: Path) -> tuple[str, dict[str, str]] | IngestProblem:
+        """The document's text and any fields (title, date) found outside it."""
         text = read_document(path)
-        if isinstance(text, IngestProblem):
-            yield text
+        return text if isinstance(text, IngestProblem) else (text, {})
+
+    def parse(self, path: Path) -> Iterator[Parsed]:
+        found = self.read(path)
+        if isinstance(found, IngestProblem):
+            yield found
             return
+        text, outside = found
         lines = text.splitlines()
         fields, first = front_matter(lines) if self.markdown else ({}, 0)
+        fields = {**outside, **fields}
         occurred: datetime | None = None
         if fields.get("date"):
             try:
@@ -225,6 +235,8 @@ class _DocumentConnector(Connector):
             heading = HEADING_SEPARATOR.join(section.path)
             for chunk, line, end_line in chunk_section(section, self.max_tokens):
                 metadata = {"line": line, "end_line": end_line, **extra}
+                if not self.source_lines:
+                    metadata = {**extra}
                 if self.markdown:
                     metadata["heading_path"] = heading
                 yield Draft(
@@ -259,3 +271,130 @@ class TextConnector(_DocumentConnector):
         if path.suffix.lower() in cls.suffixes:
             return True
         return bool(head.strip()) and "\x00" not in head and "\ufffd" not in head
+
+
+_SKIPPED_TAGS = frozenset(
+    ("script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "nav")
+)
+_BLOCK_TAGS = frozenset((
+    "address", "article", "aside", "blockquote", "body", "dd", "details", "dialog", "div", "dl",
+    "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main",
+    "nav", "ol", "p", "section", "table", "tbody", "thead", "tfoot", "tr", "ul", "br", "caption",
+    "summary",
+))
+
+
+def html_to_markdown(html: str) -> tuple[str, str]:
+    """Readable text of an HTML page as markdown (headings, lists, code), and its title."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    title_node = tree.css_first("title")
+    title = " ".join(title_node.text().split()) if title_node is not None else ""
+    blocks: list[str] = []
+    inline: list[str] = []
+
+    def flush(prefix: str = "") -> None:
+        text = " ".join("".join(inline).split())
+        inline.clear()
+        if text:
+            blocks.append(prefix + text)
+
+    def walk(node: Any) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag or ""
+            if tag == "-text":
+                inline.append(child.text(deep=False) or "")
+            elif tag.startswith("-") or tag in _SKIPPED_TAGS:
+                continue
+            elif len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+                flush()
+                heading = " ".join(child.text().split())
+                if heading:
+                    blocks.append(f"{'#' * int(tag[1])} {heading}")
+            elif tag == "pre":
+                flush()
+                blocks.append(f"```\n{child.text().strip(chr(10))}\n```")
+            elif tag in ("td", "th"):
+                walk(child)
+                inline.append(" | ")
+            elif tag in _BLOCK_TAGS:
+                flush()
+                walk(child)
+                flush("- " if tag == "li" else "")
+            else:
+                walk(child)
+
+    walk(tree.body if tree.body is not None else tree.root)
+    flush()
+    return "\n\n".join(blocks), title
+
+
+class HtmlConnector(_DocumentConnector):
+    """HTML pages: scripts and styles dropped, headings kept as the chunks' heading paths."""
+
+    name = "html"
+    suffixes = (".html", ".htm", ".xhtml")
+    markdown = True
+    source_lines = False
+
+    @classmethod
+    def sniff(cls, path: Path, head: str) -> bool:
+        start = head.lstrip("\ufeff \t\r\n")[:256].lower()
+        return path.suffix.lower() in cls.suffixes or start.startswith(("<!doctype html", "<html"))
+
+    def read(self, path: Path) -> tuple[str, dict[str, str]] | IngestProblem:
+        html = read_document(path)
+        if isinstance(html, IngestProblem):
+            return html
+        text, title = html_to_markdown(html)
+        return text, ({"title": title} if title else {})
+
+
+class PdfConnector(_DocumentConnector):
+    """PDF text (via pypdf), chunked page by page; each chunk says which page it is on."""
+
+    name = "pdf"
+    suffixes = (".pdf",)
+    source_lines = False
+
+    @classmethod
+    def sniff(cls, path: Path, head: str) -> bool:
+        return path.suffix.lower() in cls.suffixes or head.startswith("%PDF-")
+
+    def parse(self, path: Path) -> Iterator[Parsed]:
+        from pypdf import PdfReader
+
+        where = str(path)
+        # pypdf warns about damage it recovers from; what it cannot recover is reported below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                reader = PdfReader(path)
+                if reader.is_encrypted and not reader.decrypt(""):
+                    yield IngestProblem(where, None, "PDF is encrypted; no text extracted")
+                    return
+                pages = list(reader.pages)
+                info = reader.metadata
+                title = str(info.title or "").strip() if info is not None else ""
+                occurred = info.creation_date if info is not None else None
+            except Exception as exc:  # pypdf raises assorted errors on damaged input
+                yield IngestProblem(where, None, f"not a readable PDF: {type(exc).__name__}: {exc}")
+                return
+            index = 0
+            for number, page in enumerate(pages, start=1):
+                try:
+                    text = page.extract_text() or ""
+                except Exception as exc:  # one damaged page must not lose the others
+                    yield IngestProblem(where, None, f"page {number}: no text extracted: {exc}")
+                    continue
+                for section in split_sections(text.splitlines(), 0, False):
+                    for chunk, _, _ in chunk_section(section, self.max_tokens):
+                        metadata: dict[str, Any] = {"page": number}
+                        if title:
+                            metadata["title"] = title
+                        yield Draft(
+                            text=chunk, kind="document_chunk", session_id=path.stem, seq=index,
+                            occurred_at=occurred, metadata=metadata, source_id=f"chunk:{index}",
+                        )
+                        index += 1

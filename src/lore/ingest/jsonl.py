@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..types import Draft, IngestProblem
-from .base import Connector, Parsed, parse_time
+from .base import Parsed, parse_time
+from .lines import LineConnector, next_seq
 
 TEXT_KEYS = ("text", "content", "message", "body")
 ACTOR_KEYS = ("actor", "user", "speaker", "author", "name", "from")
@@ -22,60 +24,48 @@ def _first(item: dict, keys: tuple[str, ...]) -> object:
     return None
 
 
-class JsonlConnector(Connector):
+class JsonlConnector(LineConnector):
     """`{"session", "actor", "role", "text", "timestamp", "metadata"?, "id"?}` per line."""
 
     name = "jsonl"
     suffixes = (".jsonl", ".ndjson")
 
-    def parse(self, path: Path) -> Iterator[Parsed]:
-        where = str(path)
-        seq_by_session: dict[str, int] = {}
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield IngestProblem(
-                        where, number, f"invalid JSON: {exc.msg} at column {exc.colno}"
-                    )
-                    continue
-                if not isinstance(item, dict):
-                    yield IngestProblem(
-                        where, number, f"expected an object, got {type(item).__name__}"
-                    )
-                    continue
-                text = _first(item, TEXT_KEYS)
-                if not isinstance(text, str) or not text.strip():
-                    yield IngestProblem(
-                        where, number, "no text: expected a non-empty 'text' string"
-                    )
-                    continue
-                occurred = _first(item, TIME_KEYS)
-                try:
-                    moment = parse_time(occurred) if occurred is not None else None
-                except (ValueError, OverflowError, OSError) as exc:
-                    yield IngestProblem(where, number, f"bad timestamp {occurred!r}: {exc}")
-                    continue
-                metadata = item.get("metadata", {})
-                if not isinstance(metadata, dict):
-                    yield IngestProblem(where, number, "'metadata' must be an object")
-                    continue
-                session = _first(item, SESSION_KEYS)
-                session_id = str(session) if session is not None else path.stem
-                seq = seq_by_session.get(session_id, 0)
-                seq_by_session[session_id] = seq + 1
-                actor = _first(item, ACTOR_KEYS)
-                yield Draft(
-                    text=text,
-                    kind=str(item.get("kind") or "message"),
-                    session_id=session_id,
-                    seq=seq,
-                    actor=str(actor) if actor is not None else None,
-                    role=str(item["role"]) if item.get("role") else None,
-                    occurred_at=moment,
-                    metadata={**metadata, "line": number},
-                    source_id=str(item["id"]) if item.get("id") is not None else f"line:{number}",
-                )
+    def parse_line(
+        self, where: str, number: int, line: str, state: dict[str, Any]
+    ) -> Iterator[Parsed]:
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield IngestProblem(where, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            return
+        if not isinstance(item, dict):
+            yield IngestProblem(where, number, f"expected an object, got {type(item).__name__}")
+            return
+        text = _first(item, TEXT_KEYS)
+        if not isinstance(text, str) or not text.strip():
+            yield IngestProblem(where, number, "no text: expected a non-empty 'text' string")
+            return
+        occurred = _first(item, TIME_KEYS)
+        try:
+            moment = parse_time(occurred) if occurred is not None else None
+        except (ValueError, OverflowError, OSError) as exc:
+            yield IngestProblem(where, number, f"bad timestamp {occurred!r}: {exc}")
+            return
+        metadata = item.get("metadata", {})
+        if not isinstance(metadata, dict):
+            yield IngestProblem(where, number, "'metadata' must be an object")
+            return
+        session = _first(item, SESSION_KEYS)
+        session_id = str(session) if session is not None else Path(where).stem
+        actor = _first(item, ACTOR_KEYS)
+        yield Draft(
+            text=text,
+            kind=str(item.get("kind") or "message"),
+            session_id=session_id,
+            seq=next_seq(state, session_id),
+            actor=str(actor) if actor is not None else None,
+            role=str(item["role"]) if item.get("role") else None,
+            occurred_at=moment,
+            metadata={**metadata, "line": number},
+            source_id=str(item["id"]) if item.get("id") is not None else f"line:{number}",
+        )

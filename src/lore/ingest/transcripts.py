@@ -99,6 +99,7 @@ class _TranscriptConnector(Connector):
     """Shared cue parsing; subclasses find where the cues begin and the meeting's start."""
 
     label: ClassVar[str]
+    snapshot = True  # a corrected transcript replaces the old one in search
 
     def __init__(self, start: datetime | str | None = None, merge: bool = True) -> None:
         try:
@@ -252,3 +253,93 @@ class SrtConnector(_TranscriptConnector):
     name = "srt"
     suffixes = (".srt",)
     label = "SRT"
+
+
+# "Maya Chen (00:01:02): text" as meeting tools export it, or "[00:01:02] Maya Chen: text".
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+_MEETING_LINE = re.compile(
+    rf"^[ \t]*(?:(?P<name>[^\s(\[][^()\[\]]{{0,60}}?)[ \t]*\((?P<at>{_CLOCK})\)"
+    rf"|\[(?P<at2>{_CLOCK})\][ \t]*(?P<name2>[^:]{{1,60}}?))[ \t]*:[ \t]*(?P<text>.*)$"
+)
+_HEADER = re.compile(r"^[ \t]*(date|start|started|meeting start)[ \t]*:[ \t]*(.+?)[ \t]*$", re.I)
+
+
+def _clock_seconds(text: str) -> float:
+    """Seconds from `h:mm:ss` or `mm:ss`, with or without a fraction."""
+    return parse_timestamp(text if re.search(r"[.,]\d+$", text) else f"{text}.0")
+
+
+class MeetingTextConnector(_TranscriptConnector):
+    """Plain-text meeting transcripts: one `Name (00:01:02): text` line per turn; lines
+    without that prefix continue the turn above; a `Date:` or `Start:` line before the first
+    turn dates the meeting."""
+
+    name = "meeting-text"
+    suffixes = ()
+    label = "meeting text"
+
+    @classmethod
+    def sniff(cls, path: Path, head: str) -> bool:
+        if path.suffix.lower() not in (".txt", ".text", ".transcript", ""):
+            return False
+        lines = [line for line in head.splitlines()[:-1] if line.strip()][:20]
+        turns = sum(1 for line in lines if _MEETING_LINE.match(line))
+        return turns >= 2 and turns * 3 >= len(lines)
+
+    def _preamble(
+        self, where: str, lines: list[str]
+    ) -> tuple[int, datetime | None, list[IngestProblem]] | IngestProblem:
+        problems: list[IngestProblem] = []
+        for index, line in enumerate(lines):
+            if _MEETING_LINE.match(line):
+                return index, self._start_from(where, lines[:index], problems), problems
+        return IngestProblem(where, None, "meeting text: no 'Name (hh:mm:ss): text' line found")
+
+    def _start_from(
+        self, where: str, header: list[str], problems: list[IngestProblem]
+    ) -> datetime | None:
+        for number, line in enumerate(header, start=1):
+            if match := _HEADER.match(line):
+                try:
+                    return parse_time(match.group(2))
+                except (ValueError, OverflowError) as exc:
+                    reason = f"meeting text: ignored meeting start {match.group(2)!r}: {exc}"
+                    problems.append(IngestProblem(where, number, reason))
+        return None
+
+    def _utterances(
+        self, where: str, lines: list[str], first: int
+    ) -> Iterator[_Utterance | IngestProblem]:
+        turns: list[_Utterance] = []
+        for index in range(first, len(lines)):
+            line, number = lines[index], index + 1
+            match = _MEETING_LINE.match(line)
+            if match is None:
+                if line.strip() and turns and turns[-1].line > 0:
+                    turns[-1].text = f"{turns[-1].text} {' '.join(line.split())}".strip()
+                continue
+            clock = match.group("at") or match.group("at2")
+            try:
+                start = _clock_seconds(clock)
+            except ValueError as exc:
+                yield from self._flush(where, turns)
+                yield IngestProblem(where, number, f"meeting text: bad time {clock!r}: {exc}")
+                turns.append(_Utterance(None, "", 0.0, 0.0, 0))  # a broken turn: skip its lines
+                continue
+            speaker = (match.group("name") or match.group("name2") or "").strip()
+            text = " ".join(match.group("text").split())
+            turns.append(_Utterance(speaker or None, text, start, start, number))
+        yield from self._flush(where, turns)
+
+    @staticmethod
+    def _flush(where: str, turns: list[_Utterance]) -> Iterator[_Utterance | IngestProblem]:
+        """Turns that have text, each ending where the next one starts."""
+        kept = [t for t in turns if t.line > 0]
+        for turn, after in zip(kept, [*kept[1:], None], strict=True):
+            if after is not None and after.start >= turn.start:
+                turn.end = after.start
+            if turn.text:
+                yield turn
+            else:
+                yield IngestProblem(where, turn.line, "meeting text: turn has no text")
+        turns.clear()

@@ -31,7 +31,8 @@ class SearchSettings:
     session_top: int = 3
     # BM25 weight of a record's own text and of its index context (speaker, neighbouring turns).
     fts_column_weights: tuple[float, float] = (1.0, 0.5)
-    # Full-text search scores at most about this many records (BM25 costs ~1 us each).
+    # On a bigger store, full-text search scores about this many records, those holding the
+    # query's rarest words (BM25 costs ~1 us a record; docs/benchmarks.md, Speed).
     fts_budget: int = 20_000
     # A record inside a time span the query names ("on 8 May, 2023") has its score scaled by
     # (1 + time_boost); `time_slack_days` widens the span since sources date loosely.
@@ -92,17 +93,24 @@ class HybridSearcher:
         terms = query_terms(text)
         if not terms:
             return []
+        weights = self.settings.fts_column_weights
         budget, floor = self.settings.fts_budget, 0
-        if self.store.max_rowid() > budget:
-            # Score at most ~budget records: drop the commonest words, and if even the rarest
-            # one is that common, score only its newest `budget` matches.
-            counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
-            terms = affordable_terms(counts, budget)
-            if counts[terms[0]] > budget:
-                floor = self.store.newest_match_floor(match_terms(terms), budget)
-        return self.store.fts_search(
-            match_terms(terms), filters, limit, self.settings.fts_column_weights, floor
-        )
+        if self.store.max_rowid() <= budget:
+            return self.store.fts_search(match_terms(terms), filters, limit, weights)
+        # BM25 costs ~1 us per matching record, so a big store scores only the records that
+        # hold one of the rarest words (`budget` matches at most), MaxScore-style (Turtle &
+        # Flood 1995): common words still add to those records' scores, exactly, but records
+        # holding only common words, which rank low, are never scored.
+        counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
+        rare = affordable_terms(counts, budget)
+        common = [t for t in terms if t not in rare]
+        if counts[rare[0]] > budget:  # even the rarest word is common: its newest matches
+            floor = self.store.newest_match_floor(match_terms(rare), budget)
+        scored = dict(self.store.fts_search(match_terms(rare), filters, limit, weights, floor))
+        if common:
+            both = f"({match_terms(rare)}) AND ({match_terms(common)})"
+            scored.update(self.store.fts_search(both, filters, limit, weights, floor))
+        return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
     def vector(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
         if not text.strip():

@@ -62,6 +62,71 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "access keys",
+        """
+        CREATE TABLE keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            namespace TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+            secret_sha256 TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        """,
+    ),
+    (
+        3,
+        "source cursors, supersession and hidden records",
+        """
+        CREATE TABLE sources (
+            namespace TEXT NOT NULL,
+            uri TEXT NOT NULL,
+            connector TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            fingerprint TEXT NOT NULL DEFAULT '',
+            offset INTEGER NOT NULL DEFAULT 0,
+            line INTEGER NOT NULL DEFAULT 0,
+            tail_hash TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT '{}',
+            items INTEGER NOT NULL DEFAULT 0,
+            problems TEXT NOT NULL DEFAULT '[]',
+            last_run REAL NOT NULL,
+            PRIMARY KEY (namespace, uri)
+        );
+        CREATE INDEX records_source ON records(namespace, connector, source_id);
+        CREATE TABLE supersedes (
+            rowid INTEGER PRIMARY KEY REFERENCES records(rowid) ON DELETE CASCADE,
+            namespace TEXT NOT NULL,
+            connector TEXT NOT NULL,
+            target TEXT NOT NULL,
+            kind TEXT NOT NULL
+        );
+        CREATE INDEX supersedes_target ON supersedes(namespace, connector, target);
+        CREATE TABLE hidden (
+            rowid INTEGER PRIMARY KEY REFERENCES records(rowid) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            by_id TEXT
+        );
+        """,
+    ),
+    (
+        4,
+        "redaction placeholders",
+        """
+        CREATE TABLE redaction_placeholders (
+            namespace TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            PRIMARY KEY (namespace, kind, digest),
+            UNIQUE (namespace, kind, number)
+        );
+        """,
+    ),
 ]
 
 

@@ -7,7 +7,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,45 @@ class StoredRow:
     context: str
 
 
+@dataclass(slots=True)
+class SourceCursor:
+    """How far a source was read: its size and mtime then, the byte offset and line reached in
+    an append-only file, connector state to resume with, and the last run's item counts."""
+
+    namespace: str
+    uri: str
+    connector: str
+    size: int = 0
+    mtime_ns: int = 0
+    fingerprint: str = ""
+    offset: int = 0
+    line: int = 0
+    tail_hash: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
+    items: int = 0
+    problems: list[list[Any]] = field(default_factory=list)  # [file, line, reason]
+    last_run: float = 0.0
+
+
+_CURSOR_COLUMNS = (
+    "namespace, uri, connector, size, mtime_ns, fingerprint, offset, line, tail_hash, state,"
+    " items, problems, last_run"
+)
+
+
+def _moment(value: Any) -> float | None:
+    """Epoch seconds from a stored `edited_at` (epoch number or ISO 8601 text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return to_epoch(moment)
+    return None
+
+
 def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
     """SQL matching `namespace` and everything below it, never above or beside it."""
     # '0' is the character after '/', so the range covers exactly "ns/..." and nothing else.
@@ -55,9 +95,19 @@ def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
     )
 
 
-def filter_clause(filters: Filters, alias: str = "r") -> tuple[str, list[Any]]:
-    """A WHERE fragment (without WHERE) for `filters`; "1" when nothing is filtered."""
-    parts: list[str] = []
+# Superseded (edited), tombstoned (deleted) and removed records stay stored but leave search.
+# The `hidden` table is maintained at write time and stays small, so `NOT IN` is one cheap probe.
+HIDDEN_CONDITION = "{alias}.rowid NOT IN (SELECT rowid FROM hidden)"
+
+
+def filter_clause(
+    filters: Filters, alias: str = "r", *, include_hidden: bool = False
+) -> tuple[str, list[Any]]:
+    """A WHERE fragment (without WHERE) for `filters`; "1" when nothing is filtered.
+
+    Hidden records are excluded unless `include_hidden` is set.
+    """
+    parts: list[str] = [] if include_hidden else [HIDDEN_CONDITION.format(alias=alias)]
     params: list[Any] = []
     if filters.namespace:
         sql, args = namespace_clause(f"{alias}.namespace", filters.namespace)
@@ -81,7 +131,9 @@ def filter_clause(filters: Filters, alias: str = "r") -> tuple[str, list[Any]]:
 
 
 def is_unfiltered(filters: Filters) -> bool:
-    return filter_clause(filters)[0] == "1"
+    """Whether `filters` ask for nothing: the vector index then needs no allowed set, since
+    hidden records are kept out of it (see `Lore._apply_visibility`)."""
+    return filter_clause(filters, include_hidden=True)[0] == "1"
 
 
 class SQLiteStore:
@@ -182,8 +234,10 @@ class SQLiteStore:
 
     # -- reads ----------------------------------------------------------------
     def count(self, filters: Filters | None = None) -> int:
-        where, params = filter_clause(filters or Filters())
-        return int(self.db.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()[0])
+        """Searchable records within `filters`; every stored record when `filters` is None."""
+        where, params = filter_clause(filters or Filters(), include_hidden=filters is None)
+        sql = f"SELECT count(*) FROM records r WHERE {where}"
+        return int(self.db.execute(sql, params).fetchone()[0])
 
     def vector_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM vectors").fetchone()[0])
@@ -226,10 +280,11 @@ class SQLiteStore:
         where, params = filter_clause(filters)
         rank = f"bm25(records_fts, {weights[0]:.4f}, {weights[1]:.4f})"
         newer = " AND records_fts.rowid >= ?" if min_rowid else ""
-        if where == "1":
+        if is_unfiltered(filters):  # no join with records: only the hidden set is excluded
+            visible = HIDDEN_CONDITION.format(alias="records_fts")
             sql = (
                 f"SELECT rowid, {rank} AS s FROM records_fts WHERE records_fts MATCH ?{newer}"
-                " ORDER BY s LIMIT ?"
+                f" AND {visible} ORDER BY s LIMIT ?"
             )
             args: list[Any] = [match, *([min_rowid] if min_rowid else []), limit]
         else:
@@ -270,11 +325,15 @@ class SQLiteStore:
         return out
 
     def iter_vectors(self, after_rowid: int = 0, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(rowids, vectors) in rowid order, in chunks, for rows after `after_rowid`."""
+        """(rowids, vectors) in rowid order, in chunks, for rows after `after_rowid`.
+
+        Hidden records are left out: vector indexes are built without them.
+        """
         last = after_rowid
         while True:
             rows = self.db.execute(
-                "SELECT rowid, vector FROM vectors WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                "SELECT rowid, vector FROM vectors WHERE rowid > ?"
+                " AND rowid NOT IN (SELECT rowid FROM hidden) ORDER BY rowid LIMIT ?",
                 (last, chunk),
             ).fetchall()
             if not rows:
@@ -283,6 +342,21 @@ class SQLiteStore:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             yield rowids, vectors
             last = int(rowids[-1])
+
+    def vectors_of(self, rowids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rowids, vectors) of the given records that have a vector, in rowid order."""
+        ids = sorted(int(r) for r in rowids)
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            rows += self.db.execute(
+                "SELECT rowid, vector FROM vectors WHERE rowid IN"
+                f" ({','.join('?' * len(part))}) ORDER BY rowid",
+                part,
+            ).fetchall()
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        data = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return found, data.reshape(len(rows), -1)
 
     def iter_embedding_inputs(self, chunk: int = 512) -> Iterator[tuple[list[int], list[Draft]]]:
         """(rowids, drafts with actor and text) for every record, in rowid order."""
@@ -336,9 +410,11 @@ class SQLiteStore:
     def session_records(
         self, namespace: str, session_id: str, seq_from: int, seq_to: int
     ) -> list[Record]:
+        """A session's searchable records with seq in [seq_from, seq_to] (hidden ones left out)."""
         rows = self.db.execute(
             f"SELECT {_RECORD_COLUMNS} FROM records WHERE namespace = ? AND session_id = ?"
-            " AND seq BETWEEN ? AND ? ORDER BY seq, rowid",
+            " AND seq BETWEEN ? AND ? AND rowid NOT IN (SELECT rowid FROM hidden)"
+            " ORDER BY seq, rowid",
             (namespace, session_id, seq_from, seq_to),
         )
         return [_to_record(row) for row in rows]
@@ -346,11 +422,12 @@ class SQLiteStore:
     def session_neighbours(
         self, namespace: str, session_id: str, seq: int, window: int, *, before: bool
     ) -> list[Record]:
-        """Up to `window` records of a session just before (or after) `seq`, in seq order."""
+        """Up to `window` searchable records of a session just before (or after) `seq`."""
         op, order = ("<", "DESC") if before else (">", "ASC")
         rows = self.db.execute(
             f"SELECT {_RECORD_COLUMNS} FROM records WHERE namespace = ? AND session_id = ?"
-            f" AND seq {op} ? ORDER BY seq {order}, rowid {order} LIMIT ?",
+            f" AND seq {op} ? AND rowid NOT IN (SELECT rowid FROM hidden)"
+            f" ORDER BY seq {order}, rowid {order} LIMIT ?",
             (namespace, session_id, seq, window),
         ).fetchall()
         records = [_to_record(row) for row in rows]
@@ -368,25 +445,236 @@ class SQLiteStore:
         rows = self.db.execute(sql + " ORDER BY seq DESC, rowid DESC LIMIT ?", (*args, count))
         return [row[0] for row in rows][::-1]
 
-    def stats(self) -> dict[str, Any]:
+    def records_page(self, namespace: str | None, after: str | None, limit: int) -> list[Record]:
+        """Up to `limit` records in id (time) order after id `after`, within `namespace`."""
+        where, params = namespace_clause("namespace", namespace) if namespace else ("1", [])
+        if after:
+            where += " AND id > ?"
+            params.append(after)
+        rows = self.db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE {where} ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [_to_record(row) for row in rows]
+
+    # -- source cursors (incremental sync) --------------------------------------
+    def get_cursor(self, namespace: str, uri: str) -> SourceCursor | None:
+        row = self.db.execute(
+            f"SELECT {_CURSOR_COLUMNS} FROM sources WHERE namespace = ? AND uri = ?",
+            (namespace, uri),
+        ).fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        values[9], values[11] = json.loads(values[9]), json.loads(values[11])
+        return SourceCursor(*values)
+
+    def put_cursor(self, cursor: SourceCursor) -> None:
+        c = cursor
+        self.db.execute(
+            f"INSERT OR REPLACE INTO sources ({_CURSOR_COLUMNS}) VALUES ({','.join('?' * 13)})",
+            (
+                c.namespace, c.uri, c.connector, c.size, c.mtime_ns, c.fingerprint, c.offset,
+                c.line, c.tail_hash, json.dumps(c.state, ensure_ascii=False, default=str),
+                c.items, json.dumps(c.problems, ensure_ascii=False), c.last_run,
+            ),
+        )
+
+    def delete_cursor(self, namespace: str, uri: str) -> None:
+        self.db.execute("DELETE FROM sources WHERE namespace = ? AND uri = ?", (namespace, uri))
+
+    def cursor_uris_below(self, namespace: str, directory: str) -> list[str]:
+        """URIs of the known sources inside `directory` (a path ending in a separator)."""
+        rows = self.db.execute(
+            "SELECT uri FROM sources WHERE namespace = ? AND substr(uri, 1, ?) = ? ORDER BY uri",
+            (namespace, len(directory), directory),
+        )
+        return [row[0] for row in rows]
+
+    # -- supersession: edits, tombstones and removed sources leave search ------
+    def link_supersession(
+        self, rowid: int, namespace: str, connector: str, target: str, kind: str
+    ) -> None:
+        """Record that record `rowid` is an edit or tombstone of source item `target`."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO supersedes VALUES (?, ?, ?, ?, ?)",
+            (rowid, namespace, connector, target, kind),
+        )
+
+    def superseded_targets(
+        self, namespace: str, connector: str, source_ids: Sequence[str]
+    ) -> set[str]:
+        """Which of `source_ids` an edit or tombstone already names (usually none: one probe)."""
+        if not source_ids or self.db.execute("SELECT 1 FROM supersedes LIMIT 1").fetchone() is None:
+            return set()
+        found: set[str] = set()
+        ids = sorted(set(source_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            found.update(row[0] for row in self.db.execute(
+                "SELECT DISTINCT target FROM supersedes WHERE namespace = ? AND connector = ?"
+                f" AND target IN ({','.join('?' * len(part))})",
+                (namespace, connector, *part),
+            ))
+        return found
+
+    def resolve_versions(
+        self, namespace: str, connector: str, subject: str
+    ) -> tuple[list[int], list[int]]:
+        """Hide every version of source item `subject` but the newest, or all once tombstoned.
+
+        Its versions are the records with that source id and those naming it in `edited_from`
+        or `tombstone_of`; the newest has the latest `edited_at` (else occurred_at), then rowid.
+        Tombstones stay visible. Returns (rowids newly hidden, rowids shown again).
+        """
+        version = "rowid, id, coalesce(json_extract(metadata, '$.edited_at'), occurred_at)"
+        rows = self.db.execute(
+            f"SELECT {version}, NULL FROM records"
+            " WHERE namespace = ? AND connector = ? AND source_id = ?",
+            (namespace, connector, subject),
+        ).fetchall()
+        rows += self.db.execute(
+            f"SELECT {version.replace('rowid', 'r.rowid')}, s.kind FROM supersedes s"
+            " JOIN records r ON r.rowid = s.rowid"
+            " WHERE s.namespace = ? AND s.connector = ? AND s.target = ?",
+            (namespace, connector, subject),
+        ).fetchall()
+        kinds = {row[0]: row[3] for row in rows if row[3] is not None}
+        versions = {row[0]: (row[1], _moment(row[2]) or 0.0) for row in rows}
+        tombstones = sorted(r for r in versions if kinds.get(r) == "tombstone")
+        contents = [r for r in versions if kinds.get(r) != "tombstone"]
+        if tombstones:
+            keep, reason, by = None, "deleted", versions[tombstones[-1]][0]
+        elif contents:
+            keep = max(contents, key=lambda r: (versions[r][1], r))
+            reason, by = "edited", versions[keep][0]
+        else:
+            return [], []
+        want = {r for r in contents if r != keep}
+        marks = f"({','.join('?' * len(contents))})"
+        current = dict(self.db.execute(
+            f"SELECT rowid, reason FROM hidden WHERE rowid IN {marks}", contents
+        ).fetchall())
+        for rowid in want:
+            if current.get(rowid) != "removed":
+                self.db.execute(
+                    "INSERT OR REPLACE INTO hidden VALUES (?, ?, ?)", (rowid, reason, by)
+                )
+        shown = [r for r, why in current.items() if r not in want and why != "removed"]
+        self.db.executemany("DELETE FROM hidden WHERE rowid = ?", [(r,) for r in shown])
+        return sorted(r for r in want if r not in current), shown
+
+    def has_removed(self, namespace: str, connector: str, uri: str) -> bool:
+        """Whether any record of this source is hidden as removed (it may come back)."""
+        return self.db.execute(
+            "SELECT 1 FROM hidden h JOIN records r ON r.rowid = h.rowid WHERE h.reason = 'removed'"
+            " AND r.namespace = ? AND r.connector = ? AND r.uri = ? LIMIT 1",
+            (namespace, connector, uri),
+        ).fetchone() is not None
+
+    def refresh_source(
+        self, namespace: str, connector: str, uri: str, live: set[str] | None, *,
+        hide_missing: bool, by: str | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Show a source's records whose content hash is in `live`; with `hide_missing`, hide
+        the others as removed (`live` None: the whole source is gone). Returns (hidden, shown)."""
+        rows = self.db.execute(
+            "SELECT r.rowid, r.content_hash, h.reason FROM records r"
+            " LEFT JOIN hidden h ON h.rowid = r.rowid"
+            " WHERE r.namespace = ? AND r.connector = ? AND r.uri = ?",
+            (namespace, connector, uri),
+        ).fetchall()
+        hidden: list[int] = []
+        shown: list[int] = []
+        for rowid, digest, reason in rows:
+            alive = live is not None and digest in live
+            if alive and reason == "removed":
+                self.db.execute("DELETE FROM hidden WHERE rowid = ?", (rowid,))
+                shown.append(rowid)
+            elif not alive and hide_missing and reason is None:
+                self.db.execute("INSERT INTO hidden VALUES (?, 'removed', ?)", (rowid, by))
+                hidden.append(rowid)
+        return hidden, shown
+
+    def hidden_reasons(self, rowids: Sequence[int]) -> dict[int, str]:
+        """Why each of `rowids` is hidden from search (absent: it is not)."""
+        ids = [int(r) for r in rowids]
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            out.update(self.db.execute(
+                f"SELECT rowid, reason FROM hidden WHERE rowid IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall())
+        return out
+
+    def stats(self, namespace: str | None = None) -> dict[str, Any]:
+        """Counts for the whole store, or for `namespace` and everything below it."""
+        where, params = namespace_clause("namespace", namespace) if namespace else ("1", [])
         namespaces = {
             ns: n for ns, n in self.db.execute(
-                "SELECT namespace, count(*) FROM records GROUP BY namespace ORDER BY namespace"
+                f"SELECT namespace, count(*) FROM records WHERE {where}"
+                " GROUP BY namespace ORDER BY namespace",
+                params,
             )
         }
-        kinds = {k: n for k, n in self.db.execute("SELECT kind, count(*) FROM records GROUP BY kind")}
+        kinds = {
+            k: n for k, n in self.db.execute(
+                f"SELECT kind, count(*) FROM records WHERE {where} GROUP BY kind", params
+            )
+        }
         sessions = self.db.execute(
             "SELECT count(*) FROM (SELECT DISTINCT namespace, session_id FROM records"
-            " WHERE session_id IS NOT NULL)"
+            f" WHERE session_id IS NOT NULL AND {where})",
+            params,
+        ).fetchone()[0]
+        vectors = self.db.execute(
+            "SELECT count(*) FROM vectors" if not namespace else
+            f"SELECT count(*) FROM vectors JOIN records USING (rowid) WHERE {where}",
+            params,
+        ).fetchone()[0]
+        forgotten = self.db.execute(f"SELECT count(*) FROM forgotten WHERE {where}", params)
+        hidden = self.db.execute(
+            f"SELECT count(*) FROM hidden JOIN records USING (rowid) WHERE {where}", params
         ).fetchone()[0]
         return {
             "records": sum(namespaces.values()),
             "sessions": int(sessions),
-            "vectors": int(self.db.execute("SELECT count(*) FROM vectors").fetchone()[0]),
+            "vectors": int(vectors),
             "namespaces": namespaces,
             "kinds": kinds,
-            "forgotten": int(self.db.execute("SELECT count(*) FROM forgotten").fetchone()[0]),
+            "forgotten": int(forgotten.fetchone()[0]),
+            "hidden": int(hidden),
         }
+
+    # -- access keys (checked by the HTTP and MCP servers) ---------------------
+    _KEY_COLUMNS = "id, name, namespace, scope, secret_sha256, created_at, revoked_at"
+
+    def insert_key(self, row: tuple[str, str, str, str, str, float]) -> None:
+        """Store (id, name, namespace, scope, secret_sha256, created_at) of a new key."""
+        self.db.execute(
+            "INSERT INTO keys (id, name, namespace, scope, secret_sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def key_rows(self) -> list[tuple[Any, ...]]:
+        return self.db.execute(
+            f"SELECT {self._KEY_COLUMNS} FROM keys ORDER BY created_at, id"
+        ).fetchall()
+
+    def key_row(self, key_id: str) -> tuple[Any, ...] | None:
+        row = self.db.execute(
+            f"SELECT {self._KEY_COLUMNS} FROM keys WHERE id = ?", (key_id,)
+        ).fetchone()
+        return tuple(row) if row else None
+
+    def revoke_key(self, key_id: str, at: float) -> bool:
+        """Mark a key revoked; False when there is no such unrevoked key."""
+        done = self.db.execute(
+            "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, key_id)
+        )
+        return done.rowcount > 0
 
 
 def _to_record(row: Sequence[Any]) -> Record:

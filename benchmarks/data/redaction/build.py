@@ -1,0 +1,58 @@
+"""Build the labelled JSONL files from the hand-marked sources (*.txt) beside this script.
+
+Markup: one record per line; `⟦kind|value⟧` marks an expected span; `\\n` is a line break;
+a leading `[topic=LABEL] ` marks a record that topic rules should mask; `#` starts a comment.
+Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl and heldout.jsonl)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MARK = re.compile(r"⟦([a-z_]+)\|(.*?)⟧", re.S)
+TOPIC = re.compile(r"^\[topic=([a-z/_]+)\] ")
+
+
+def parse_line(line: str) -> dict[str, object]:
+    """One marked-up line to {"text", "spans", "topic"}; offsets are in the plain text."""
+    topic = None
+    if match := TOPIC.match(line):
+        topic, line = match.group(1), line[match.end():]
+    line = line.replace("\\n", "\n")
+    text, spans, cursor = [], [], 0
+    length = 0
+    for match in MARK.finditer(line):
+        before = line[cursor:match.start()]
+        text.append(before)
+        length += len(before)
+        value = match.group(2)
+        spans.append({"kind": match.group(1), "start": length, "end": length + len(value)})
+        text.append(value)
+        length += len(value)
+        cursor = match.end()
+    text.append(line[cursor:])
+    return {"text": "".join(text), "spans": spans, "topic": topic}
+
+
+def build(names: list[str], out: Path) -> int:
+    rows = []
+    for name in names:
+        source = HERE / f"{name}.txt"
+        for number, raw in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip() or raw.startswith("#"):
+                continue
+            row = parse_line(raw)
+            rows.append({"id": f"{name}:{number}", "source": name, **row})
+    with out.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(rows)
+
+
+if __name__ == "__main__":
+    dev = build(["chat", "transcripts", "email", "traces", "docs"], HERE / "labelled.jsonl")
+    held = build(["heldout"], HERE / "heldout.jsonl")
+    print(f"labelled.jsonl: {dev} records; heldout.jsonl: {held} records")

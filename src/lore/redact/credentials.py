@@ -1,0 +1,326 @@
+"""Secret detectors: known key formats, JWTs, private keys, URL and assigned passwords, entropy."""
+
+from __future__ import annotations
+
+import math
+import re
+import re._constants as _constants
+import re._parser as _parser
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import cast
+
+from .base import Detector, Scan, Span, register
+from .policy import KeyPattern, Policy
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of `text`'s own character distribution."""
+    if not text:
+        return 0.0
+    size = len(text)
+    return -sum(n / size * math.log2(n / size) for n in Counter(text).values())
+
+
+def _placeholder_like(value: str) -> bool:
+    """Values that stand for a secret without being one: $VAR, <your-key>, ***, code."""
+    lowered = value.lower()
+    return (
+        not value
+        or value[0] in "$<{%*[(#"
+        or any(c in value for c in "()[]{}<>")
+        or lowered.startswith(("os.", "process.env", "env.", "xxx", "...", "your-", "your_"))
+        or lowered in ("none", "null", "true", "false", "nil", "undefined", "redacted")
+        or set(value) <= set("*x.-_")
+    )
+
+
+@register("known_keys")
+class KnownKeyDetector(Detector):
+    """API keys and tokens with a recognisable format, from the policy's [[secrets.patterns]]."""
+
+    def __init__(self, policy: Policy) -> None:
+        # A pattern whose matches start with literals of 3+ characters is tried only where
+        # the shared keyword pass found one; any other pattern scans the whole text.
+        self.patterns: list[tuple[KeyPattern, tuple[str, ...]]] = []
+        for pattern in policy.patterns:
+            prefixes = literal_prefixes(pattern.regex.pattern)
+            usable = prefixes and all(len(p) >= 3 for p in prefixes)
+            self.patterns.append((pattern, tuple({p.lower() for p in prefixes}) if usable else ()))
+        self.anchors = tuple({a for _, anchors in self.patterns for a in anchors})
+        self.by_anchor: dict[str, list[KeyPattern]] = {}
+        for pattern, anchors in self.patterns:
+            for anchor in anchors:
+                self.by_anchor.setdefault(anchor, []).append(pattern)
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        text = scan.text
+        for literal, positions in scan.hits.items():
+            for pattern in self.by_anchor.get(literal, ()):
+                matches = (pattern.regex.match(text, p) for p in positions)
+                yield from self._spans(text, pattern, matches)
+        for pattern, anchors in self.patterns:
+            if not anchors:
+                yield from self._spans(text, pattern, pattern.regex.finditer(text))
+
+    @staticmethod
+    def _spans(
+        text: str, pattern: KeyPattern, matches: Iterable[re.Match[str] | None]
+    ) -> Iterator[Span]:
+        for match in matches:
+            if match is None or (match.start() and _WORD_CHAR.match(text, match.start() - 1)):
+                continue  # no match there, or it starts inside a longer word
+            start, end = match.span(pattern.group)
+            if start < end:
+                yield start, end, pattern.kind
+
+
+@register("jwt")
+class JwtDetector(Detector):
+    """JSON Web Tokens: base64url header and payload that both start with '{"'."""
+
+    gate = ("eyJ",)
+    _PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        text = scan.text
+        for match in self._PATTERN.finditer(text):
+            if not (match.start() and _TOKEN_CHAR.match(text, match.start() - 1)):
+                yield match.start(), match.end(), "jwt"
+
+
+@register("private_key")
+class PrivateKeyDetector(Detector):
+    """PEM/OpenSSH/PGP private key blocks, BEGIN to END; an unterminated one runs to the end."""
+
+    gate = ("PRIVATE KEY",)
+    _PATTERN = re.compile(
+        r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
+        r"(?:[^\x00]*?-----END \1PRIVATE KEY\2-----|[^\x00]*)"
+    )
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        for match in self._PATTERN.finditer(scan.text):
+            yield match.start(), match.end(), "private_key"
+
+
+@register("url_password")
+class UrlPasswordDetector(Detector):
+    """The password in scheme://user:password@host (the user name is kept)."""
+
+    gate = ("://",)
+    _PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s:/@]+:([^\s/@]+)@")
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        text = scan.text
+        for at in scan.positions("://"):
+            start = at
+            while start > max(0, at - 21) and _SCHEME_CHAR.match(text, start - 1):
+                start -= 1
+            match = self._PATTERN.match(text, start)
+            if match and not _placeholder_like(match.group(1)):
+                yield match.start(1), match.end(1), "password"
+
+
+_PASSWORD_NAME = re.compile(r"(?i)pass|pwd")
+_VALUE = r"""(?:"([^"\s]*)"|'([^'\s]*)'|([^\s,;'"`]+))"""
+
+
+@register("assignments")
+class AssignmentDetector(Detector):
+    """Values assigned to secret-sounding names (password=, "api_key": "...", token: ...),
+    and passwords given in prose ("with password Tr0ub4dor&3x")."""
+
+    anchors = (
+        "pass", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key",
+        "access-key", "private_key", "private-key", "auth", "credential",
+    )
+    _ASSIGNED = re.compile(
+        r"(?i)([A-Za-z0-9_.-]*?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|"
+        r"apikey|access[_-]?key|private[_-]?key|auth|credentials?)(?:[_.-][A-Za-z0-9_]*)?)"
+        r"""["']?[ \t]*(?:=|:|=>)[ \t]*""" + _VALUE
+    )
+    _PROSE = re.compile(
+        r"(?i)(?:password|passwd|pwd|pass|passphrase)(?:[ \t]+(?:is|was))?[ \t]*[ \t:=][ \t]*"
+        r"""["']?([^\s"'`]{6,})"""
+    )
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        text = scan.text
+        for anchor in scan.anchored(self.anchor_set):
+            if anchor and text[anchor - 1].isalpha():
+                continue  # "monkey", "author": the keyword must start a name segment
+            start = anchor
+            while start > max(0, anchor - 40) and _NAME_CHAR.match(text, start - 1):
+                start -= 1
+            if match := self._ASSIGNED.match(text, start):
+                group = next(g for g in (2, 3, 4) if match.group(g) is not None)
+                value = match.group(group)
+                password = bool(_PASSWORD_NAME.search(match.group(1)))
+                if self._secret_value(value, password):
+                    yield match.start(group), match.end(group), "password" if password else "secret"
+            if match := self._PROSE.match(text, anchor):
+                value = match.group(1).rstrip(".,;:)")
+                if self._password_like(value):
+                    yield match.start(1), match.start(1) + len(value), "password"
+
+    @staticmethod
+    def _secret_value(value: str, password: bool) -> bool:
+        if _placeholder_like(value) or value.lstrip("-").replace(".", "").isdigit():
+            return False
+        if value.lower() in ("bearer", "basic", "token", "required", "optional"):
+            return False
+        if "://" in value:
+            return False
+        if password:
+            return len(value) >= 4
+        mixed = any(c.isdigit() for c in value) or not (value.islower() or value.isupper())
+        return len(value) >= 8 and mixed
+
+    @staticmethod
+    def _password_like(value: str) -> bool:
+        if len(value) < 6 or _placeholder_like(value) or "://" in value or "@" in value:
+            return False
+        has_letter = any(c.isalpha() for c in value)
+        has_other = any(c.isdigit() or not c.isalnum() for c in value)
+        return has_letter and has_other and not value.startswith(("-", "/"))
+
+
+@register("bearer")
+class BearerDetector(Detector):
+    """The credential after Authorization: Bearer / Basic / Token."""
+
+    anchors = ("bearer", "basic", "token")
+    _PATTERN = re.compile(r"(?:Bearer|Basic|Token)[ \t]+([A-Za-z0-9._~+/=-]{16,})")
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        for anchor in scan.anchored(self.anchor_set):
+            match = self._PATTERN.match(scan.text, anchor)
+            if match is None:
+                continue
+            value = match.group(1)
+            kind = "jwt" if value.startswith("eyJ") and value.count(".") == 2 else "secret"
+            yield match.start(1), match.end(1), kind
+
+
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF-")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_DIGITS = frozenset("0123456789")
+_HASH_BEFORE = re.compile(
+    r"(?i)(?:sha\d*|md5|integrity|checksum|digest|fingerprint|etag|hash|base64|"
+    r"ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S+)[\s:=,\"'@-]{0,3}$"
+)
+_HASH_PREFIX = re.compile(r"(?i)^(?:sha\d+|md5)[-:]")
+_LOWER_WORD = re.compile(r"[a-z][a-z_.-]*")
+_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_-]")
+_SCHEME_CHAR = re.compile(r"[A-Za-z0-9+.-]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+
+
+def literal_prefixes(pattern: str, limit: int = 64) -> tuple[str, ...]:
+    """Literals one of which starts every match of `pattern` (alternations and small character
+    classes expanded, at most `limit` of them); empty when there are none."""
+    try:
+        items = list(_parser.parse(pattern))
+    except Exception:
+        return ()
+    prefixes = [""]
+    for op, arg in items:
+        options: list[str] | None = None
+        last = False
+        if op is _constants.AT and prefixes == [""]:
+            continue  # a leading \b
+        if op is _constants.LITERAL:
+            options = [chr(cast(int, arg))]
+        elif op is _constants.IN and all(o is _constants.LITERAL for o, _ in arg):  # type: ignore[attr-defined]
+            options = [chr(a) for _, a in arg]  # type: ignore[attr-defined]
+        elif op is _constants.BRANCH:
+            runs = [_literal_run(list(b)) for b in arg[1]]  # type: ignore[index]
+            if all(r for r, _ in runs):
+                options = [r for r, _ in runs]
+                last = not all(whole for _, whole in runs)  # a branch goes on past its literal
+        if options is None or len(prefixes) * len(options) > limit:
+            break
+        prefixes = [p + o for p in prefixes for o in options]
+        if last:
+            break
+    return tuple(p for p in prefixes if p)
+
+
+def _literal_run(items: list[tuple[object, object]]) -> tuple[str, bool]:
+    """The literal a sequence starts with (after any \\b), and whether that is all of it."""
+    while items and items[0][0] is _constants.AT:
+        items = items[1:]
+    out: list[str] = []
+    for op, arg in items:
+        if op is not _constants.LITERAL:
+            return "".join(out), False
+        out.append(chr(cast(int, arg)))
+    return "".join(out), True
+
+
+@register("entropy")
+class EntropyDetector(Detector):
+    """Long random-looking strings; hex strings and UUIDs (hashes, ids) only after a cue word."""
+
+
+    def __init__(self, policy: Policy) -> None:
+        words = "|".join(re.escape(w) for w in policy.cue_words) or "(?!)"
+        self.cues = re.compile(rf"(?i)(?<![a-z])(?:{words})(?![a-z])")
+        self.public = policy.public_prefixes
+        self.min_length = policy.entropy_min_length
+        self.min_length_cued = policy.entropy_min_length_cued
+        shortest = max(8, min(self.min_length, self.min_length_cued))
+        run = rf"[A-Za-z0-9+/_-]{{{shortest},}}={{0,2}}"
+        self._candidate = re.compile(r"(?<![A-Za-z0-9+/_=-])" + run)
+        self.ratio = policy.entropy_ratio
+
+    def find(self, scan: Scan) -> Iterator[Span]:
+        text = scan.text
+        blocks = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
+        block_starts = [a for a, _ in blocks]
+        for match in self._candidate.finditer(text):
+            start = match.start()
+            i = bisect_right(block_starts, start) - 1
+            if blocks and i >= 0 and start < blocks[i][1]:
+                continue  # certificates and public keys are public
+            value = match.group()
+            if "/" in value and self._path_like(value):
+                offset = start
+                for part in value.split("/"):
+                    if self._secret(scan, offset, part):
+                        yield offset, offset + len(part), "secret"
+                    offset += len(part) + 1
+            elif self._secret(scan, start, value):
+                yield start, match.end(), "secret"
+
+    @staticmethod
+    def _path_like(value: str) -> bool:
+        words = [p for p in value.split("/") if _LOWER_WORD.fullmatch(p)]
+        return len(words) >= 2 or any(len(w) >= 5 for w in words)
+
+    def _secret(self, scan: Scan, start: int, value: str) -> bool:
+        core = value.rstrip("=")
+        if len(core) < self.min_length_cued or core.startswith(self.public):
+            return False
+        chars = set(core)
+        hexish = chars <= _HEX_CHARS or (
+            len(chars - _HEX_CHARS) <= 2 and sum(c in _HEX_CHARS for c in core) >= 0.9 * len(core)
+        )
+        mixed = bool(chars & _UPPER and chars & _LOWER and chars & _DIGITS)
+        if not (hexish or mixed) or _HASH_PREFIX.match(core):
+            return False
+        before = scan.before(start, 40)
+        before = before[before.rfind("\n") + 1 :]
+        if _HASH_BEFORE.search(before):
+            return False
+        cued = bool(self.cues.search(before))
+        if hexish:
+            return cued
+        if len(core) < (self.min_length_cued if cued else self.min_length):
+            return False
+        return shannon_entropy(core) >= self.ratio * min(math.log2(len(core)), 6.0)

@@ -1,0 +1,268 @@
+"""The Redactor: runs a policy's detectors and topic rules, writes placeholders, keeps the audit."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..types import Draft
+from .base import Anchors, Scan, build_detectors
+from .placeholders import MemoryNumbering, Numbering
+from .policy import Policy
+from .topics import TopicClassifier, TopicHit
+
+# When two findings overlap the more specific kind wins (a password inside a URL is not an
+# email; a JWT is not three entropy tokens); ties go to the longer span.
+PRIORITY = {
+    kind: rank
+    for rank, kind in enumerate((
+        "private_key", "jwt", "api_key", "password", "card", "iban", "email", "ssn", "nino",
+        "phone", "ip", "address", "secret",
+    ))
+}
+SECRET_KINDS = frozenset({"private_key", "jwt", "api_key", "password", "secret"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A value a policy strips: its kind and where it is in the original text."""
+
+    kind: str
+    start: int
+    end: int
+    value: str
+
+    @property
+    def secret(self) -> bool:
+        return self.kind in SECRET_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """Redacted text, its audit (offsets in the redacted text) and what was found."""
+
+    text: str
+    redactions: tuple[dict[str, Any], ...]
+    findings: tuple[Finding, ...]
+    topic: str | None = None
+    dropped: bool = False
+
+
+def _overlaps(span: Finding, taken: list[Finding]) -> bool:
+    return any(span.start < t.end and t.start < span.end for t in taken)
+
+
+class Redactor:
+    """Applies one policy; placeholder numbers come from `numbering` (in memory by default)."""
+
+    def __init__(self, policy: Policy, numbering: Numbering | None = None) -> None:
+        self.policy = policy
+        self.numbering: Numbering = numbering if numbering is not None else MemoryNumbering()
+        self.detectors = build_detectors(policy)
+        self.topics = TopicClassifier(policy)
+        self.anchors = Anchors(
+            [*self.topics.anchors, *(a for d in self.detectors for a in d.anchors)]
+        )
+        self.stats: Counter[str] = Counter()
+
+    # -- finding ----------------------------------------------------------------
+    def scan_many(self, texts: list[str]) -> tuple[Scan, list[list[Finding]]]:
+        """Non-overlapping findings in each text, in text order (topics not included)."""
+        scan = Scan(texts, self.anchors)
+        joined = scan.text
+        found: list[list[Finding]] = [[] for _ in texts]
+        for detector in self.detectors:
+            if detector.gate and not any(g in joined for g in detector.gate):
+                continue
+            for start, end, kind in detector.find(scan):
+                index = scan.owner(start, end)
+                if index is not None:
+                    base = scan.starts[index]
+                    a, b = start - base, end - base
+                    found[index].append(Finding(kind, a, b, texts[index][a:b]))
+        allow = self.policy.allow
+        for index, items in enumerate(found):
+            if len(items) < 2:
+                found[index] = [f for f in items if f.value not in allow]
+                continue
+            items.sort(key=lambda f: (PRIORITY.get(f.kind, 99), f.start - f.end, f.start))
+            taken: list[Finding] = []
+            for finding in items:
+                if finding.value not in allow and not _overlaps(finding, taken):
+                    taken.append(finding)
+            taken.sort(key=lambda f: f.start)
+            found[index] = taken
+        return scan, found
+
+    def scan(self, text: str) -> list[Finding]:
+        """Non-overlapping findings in one text, in text order (topics not included)."""
+        return self.scan_many([text])[1][0]
+
+    def placeholder(self, namespace: str, kind: str, value: str) -> str:
+        number = self.numbering.number(namespace, kind, value)
+        return self.policy.placeholder.format(KIND=kind.upper(), kind=kind, n=number)
+
+    # -- redacting --------------------------------------------------------------
+    def redact_many(
+        self,
+        texts: list[str],
+        namespaces: list[str] | None = None,
+        *,
+        fields: list[str | None] | None = None,
+        topics: list[bool] | None = None,
+    ) -> list[Redacted]:
+        """Each text with its findings replaced by placeholders and topics masked (or dropped).
+
+        `namespaces` scope the placeholder numbers (default "default"); `fields` name what each
+        text is in the audit (None: the record text); `topics` False skips topic rules."""
+        count = len(texts)
+        namespaces = namespaces or ["default"] * count
+        fields = fields or [None] * count
+        enabled = topics or [True] * count
+        scan, found = self.scan_many(texts)
+        hits = self.topics.hits_many(scan, texts, enabled)
+        return [
+            self._assemble(texts[i], found[i], hits[i], namespaces[i], fields[i])
+            if found[i] or hits[i] else Redacted(texts[i], (), ())
+            for i in range(count)
+        ]
+
+    def redact(
+        self, text: str, namespace: str = "default", *, field: str | None = None,
+        topics: bool = True,
+    ) -> Redacted:
+        """One text redacted (see `redact_many`)."""
+        return self.redact_many([text], [namespace], fields=[field], topics=[topics])[0]
+
+    def _assemble(
+        self, text: str, findings: list[Finding], hits: list[TopicHit], namespace: str,
+        field: str | None,
+    ) -> Redacted:
+        if not findings and not hits:
+            return Redacted(text, (), ())
+        if any(hit.rule.action == "drop" for hit in hits):
+            label = next(h.rule.label for h in hits if h.rule.action == "drop")
+            return Redacted("", (), (), label, dropped=True)
+        if hits:
+            findings = [
+                f for f in findings if not any(h.start < f.end and f.start < h.end for h in hits)
+            ]
+        pieces: list[tuple[int, int, str, str]] = [(f.start, f.end, f.kind, "") for f in findings]
+        pieces += [(h.start, h.end, "topic", h.rule.label) for h in hits]
+        pieces.sort(key=lambda p: p[0])
+        out: list[str] = []
+        audit: list[dict[str, Any]] = []
+        cursor = length = 0
+        for start, end, kind, label in pieces:
+            out.append(text[cursor:start])
+            length += start - cursor
+            entry: dict[str, Any] = {"kind": kind}
+            if kind == "topic":
+                mark = self.policy.topic_placeholder.format(topic=label)
+                entry["topic"] = label
+            else:
+                mark = self.placeholder(namespace, kind, text[start:end])
+            if field is not None:
+                entry["field"] = field
+            entry.update(start=length, end=length + len(mark), placeholder=mark)
+            audit.append(entry)
+            out.append(mark)
+            length += len(mark)
+            cursor = end
+        out.append(text[cursor:])
+        topic = hits[0].rule.label if hits else None
+        return Redacted("".join(out), tuple(audit), tuple(findings), topic)
+
+    def redact_fields(
+        self, drafts: list[Draft], namespaces: list[str]
+    ) -> list[list[tuple[str | None, Redacted]]]:
+        """Each draft's text (field None), string metadata values (at any depth, except keys
+        the policy keeps) and actor, redacted in one scan; the actor by detectors only."""
+        texts: list[str] = []
+        owners: list[int] = []
+        fields: list[str | None] = []
+        spaces: list[str] = []
+        for index, (draft, namespace) in enumerate(zip(drafts, namespaces, strict=True)):
+            items: list[tuple[str | None, str]] = [(None, draft.text)]
+            if self.policy.redact_metadata:
+                keep = self.policy.keep_metadata
+                items += [
+                    (path, text) for path, text in _strings(draft.metadata, "metadata")
+                    if path is None or path.split(".")[1].split("[")[0] not in keep
+                ]
+            if self.policy.redact_actor and draft.actor:
+                items.append(("actor", draft.actor))
+            for field, text in items:
+                texts.append(text)
+                owners.append(index)
+                fields.append(field)
+                spaces.append(namespace)
+        with self.numbering:
+            done = self.redact_many(
+                texts, spaces, fields=fields, topics=[f != "actor" for f in fields]
+            )
+        per_draft: list[list[tuple[str | None, Redacted]]] = [[] for _ in drafts]
+        for owner, field, result in zip(owners, fields, done, strict=True):
+            per_draft[owner].append((field, result))
+        return per_draft
+
+    def redact_batch(
+        self, drafts: list[Draft], namespaces: list[str]
+    ) -> tuple[list[Draft], list[str]]:
+        """Redacted drafts (dropped ones left out) and each one's audit as JSON, for storage."""
+        per_draft = self.redact_fields(drafts, namespaces)
+        kept: list[Draft] = []
+        audits: list[str] = []
+        for draft, results in zip(drafts, per_draft, strict=True):
+            if any(r.dropped for _, r in results):
+                self.stats["dropped"] += 1
+                continue
+            audit = [entry for _, r in results for entry in r.redactions]
+            changes: dict[str, Any] = {"text": results[0][1].text}
+            replaced = {f: r.text for f, r in results[1:] if r.redactions}
+            if any(f != "actor" for f in replaced):
+                changes["metadata"] = _replace(draft.metadata, "metadata", replaced)
+            if "actor" in replaced:
+                changes["actor"] = replaced["actor"]
+            if results[0][1].topic is not None:
+                self.stats["masked"] += 1
+            for entry in audit:
+                self.stats[entry["kind"]] += 1
+            kept.append(replace(draft, **changes) if audit else draft)
+            audits.append(json.dumps(audit, ensure_ascii=False))
+        return kept, audits
+
+
+def _strings(value: Any, path: str) -> list[tuple[str | None, str]]:
+    """Every string inside a metadata value, with its path (metadata.a.b[2])."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _strings(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [item for i, v in enumerate(value) for item in _strings(v, f"{path}[{i}]")]
+    return []
+
+
+def _replace(value: Any, path: str, texts: dict[str | None, str]) -> Any:
+    """`value` with the strings at the paths in `texts` replaced."""
+    if isinstance(value, str):
+        return texts.get(path, value)
+    if isinstance(value, dict):
+        return {k: _replace(v, f"{path}.{k}", texts) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, f"{path}[{i}]", texts) for i, v in enumerate(value)]
+    return value
+
+
+def mask(value: str, secret: bool) -> str:
+    """A preview that never shows a secret in full: a secret keeps at most 4 leading characters,
+    other values their first and last character."""
+    if secret:
+        head = value[: min(4, len(value) // 4)]
+        return f"{head}…[{len(value)} chars]"
+    if len(value) <= 4:
+        return "*" * len(value)
+    return value[0] + "*" * (len(value) - 2) + value[-1]

@@ -1,0 +1,1 @@
+"""Headless Lore: the HTTP API, the MCP server, access keys and the runtime they share."""

@@ -1,0 +1,182 @@
+"""Each redaction detector on positives and tricky negatives; checksums; entropy; topics."""
+
+from __future__ import annotations
+
+import pytest
+
+from lore.redact import Redactor, iban_ok, load_policy, luhn_ok, mask, shannon_entropy
+from lore.redact.policy import builtin_data, compile_policy
+
+GHP = "ghp_I58sH508b7i6T7PqqJiI0RfMXHt6OGIa2XdU"
+AWS_SECRET = "pFBwjJVmPxyPN5KqZ96uK9zuEjiCS675ooRkY1Dm"
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor(load_policy())
+
+
+def kinds(redactor: Redactor, text: str) -> list[tuple[str, str]]:
+    return [(f.kind, f.value) for f in redactor.scan(text)]
+
+
+POSITIVES = [
+    ("mail maria.gonzalez@northwind.com today", "email", "maria.gonzalez@northwind.com"),
+    ("cc lena.fischer+billing@example.de please", "email", "lena.fischer+billing@example.de"),
+    ("call (415) 555-0132 tonight", "phone", "(415) 555-0132"),
+    ("ring +44 20 7946 0958 at 3", "phone", "+44 20 7946 0958"),
+    ("mobile 07700 900123", "phone", "07700 900123"),
+    ("Tél : +33 1 42 68 53 00", "phone", "+33 1 42 68 53 00"),
+    ("charged card 4111 1111 1111 1111 twice", "card", "4111 1111 1111 1111"),
+    ("amex 3782 822463 10005 on file", "card", "3782 822463 10005"),
+    ("IBAN: GB29 NWBK 6016 1331 9268 19 thanks", "iban", "GB29 NWBK 6016 1331 9268 19"),
+    ("pay to DE89370400440532013000 now", "iban", "DE89370400440532013000"),
+    ("SSN 321-54-9876 on the form", "ssn", "321-54-9876"),
+    ("my ssn is 219099999", "ssn", "219099999"),
+    ("NI number JT 48 29 15 B", "nino", "JT 48 29 15 B"),
+    ("staging is at 10.20.4.17 now", "ip", "10.20.4.17"),
+    ("inet 192.168.1.42/24 brd", "ip", "192.168.1.42"),
+    ("bastion 2001:db8:85a3::8a2e:370:7334 up", "ip", "2001:db8:85a3::8a2e:370:7334"),
+    ("ship to 221B Baker Street, London NW1 6XE soon", "address",
+     "221B Baker Street, London NW1 6XE"),
+    ("at 350 Fifth Avenue, Suite 4400, New York, NY 10118 until", "address",
+     "350 Fifth Avenue, Suite 4400, New York, NY 10118"),
+    ("office Friedrichstraße 68, 10117 Berlin here", "address", "Friedrichstraße 68, 10117 Berlin"),
+    (f"token {GHP} leaked", "api_key", GHP),
+    ("AWS_ACCESS_KEY_ID=AKIAVBH0C2VV8MDL8DM3", "api_key", "AKIAVBH0C2VV8MDL8DM3"),
+    ("bot xoxb-313442219265-6701452639981-gLRIsP3tcQOkgbEOmei7byFR here", "api_key",
+     "xoxb-313442219265-6701452639981-gLRIsP3tcQOkgbEOmei7byFR"),
+    ("stripe sk_live_FvLKECXuSOGQwl4lcmZk7ElL", "api_key", "sk_live_FvLKECXuSOGQwl4lcmZk7ElL"),
+    ("maps AIzaxbizLQooMjuafd6bB1lSyEf6uwzMiUYFNYB key", "api_key",
+     "AIzaxbizLQooMjuafd6bB1lSyEf6uwzMiUYFNYB"),
+    ("postgres://app:s3cr3t-Pa55w0rd@db.internal:5432/x", "password", "s3cr3t-Pa55w0rd"),
+    ("DB_PASSWORD=zkZ159Xub0V#4Q", "password", "zkZ159Xub0V#4Q"),
+    (f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", "secret", AWS_SECRET),
+    (f"the token: {AWS_SECRET[:32]} ok", "secret", AWS_SECRET[:32]),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), POSITIVES, ids=[p[1] for p in POSITIVES])
+def test_positive(redactor: Redactor, text: str, kind: str, value: str) -> None:
+    assert (kind, value) in kinds(redactor, text)
+
+
+NEGATIVES = [
+    "Order #48213907 shipped, tracking 1Z999AA10123456784",
+    "deploy of v2.14.3 at 14:05 UTC, build 20240315.7",
+    "commit 2c1942b31f3008c974eb75f3221c908cac641732 broke it",
+    "incident 5144a7f6-79b7-4255-88b2-4045363eab33",
+    "refund $12,480.50 and €349.00 on 2024-03-15 10:30",
+    "invoice INV-2024-00871 and ISBN 978-3-16-148410-0",
+    "the release is 1.14.2.7; snmp OID 1.3.6.1.2.1.1.1.0",
+    "listening on 127.0.0.1:8080 and [::1]:5432; VLAN 10.0.0.0/16",
+    "times 09:31:07 and 12:00:01,203; MAC 1e:2b:3d:4e:5f:60",
+    "card ending in 4242; membership 4921 0083 1177 5520",
+    "IBAN GB29 NWBK 6016 1331 9268 18 fails the check",
+    "invalid SSNs 000-12-3456, 666-45-1234, 912-34-5678",
+    "QQ123456C is the HMRC placeholder, TN 12 34 56 A too",
+    "Meeting ID: 845 2290 1176 and PIN 884 221 907",
+    "example AKIAIOSFODNN7EXAMPLE from the AWS docs",
+    "publishable pk_live_qD8Hh52qZi5kXwJNLB8h3OR6 is fine",
+    "password = os.environ.get('DB_PASSWORD', '')",
+    "placeholder: password=<your-password-here> and api_key = \"${LORE_API_KEY}\"",
+    "sha256:ec2e7c9828b4d4e2d1dde001d53cb27af15a9b848312f88f2bf4fb459ae4a8f5",
+    "trace_id 65995907946ea6241fb67e74831122d9 span 3bf00dacabc1cfc6",
+    "class HybridSearcherSettingsV2Factory in src/lore/search/hybrid.py",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq3v8YB7m2Xz1PqRw4nK0sJtLcD9eF5hUa6oVbM2yTp x@ci",
+    "git@github.com:acme/infra.git over ssh",
+    "max_tokens: 512, author: Jonathan Smith",
+    "3 Way merge at step 2, room 3.14 on floor 3",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_negative(redactor: Redactor, text: str) -> None:
+    assert kinds(redactor, text) == []
+
+
+def test_luhn_and_iban_checks() -> None:
+    assert luhn_ok("4111111111111111") and luhn_ok("378282246310005")
+    assert not luhn_ok("4111111111111112") and not luhn_ok("4921008311775520")
+    assert iban_ok("GB29 NWBK 6016 1331 9268 19") and iban_ok("NL91ABNA0417164300")
+    assert not iban_ok("GB29 NWBK 6016 1331 9268 18")  # mod-97 fails
+    assert not iban_ok("GB29 NWBK 6016 1331 9268")  # wrong length for GB
+    assert not iban_ok("XX29NWBK60161331926819")  # no such country
+
+
+def test_entropy_separates_random_from_words() -> None:
+    assert shannon_entropy("aaaa") == 0
+    assert shannon_entropy(AWS_SECRET) > shannon_entropy("HybridSearcherSettingsV2Factory")
+
+
+def test_private_key_blocks_whole_and_unterminated(redactor: Redactor) -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----"
+    found = kinds(redactor, f"key.pem:\n{block}\ndone")
+    assert found == [("private_key", block)]
+    cut = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+    assert kinds(redactor, cut) == [("private_key", cut)]
+    cert = (
+        "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBa\n"
+        "-----END CERTIFICATE-----"
+    )
+    assert kinds(redactor, cert) == []
+
+
+def test_placeholders_are_readable_and_consistent(redactor: Redactor) -> None:
+    fresh = Redactor(load_policy())
+    done = fresh.redact("ana@acme.io wrote to bob@acme.io; ana@ACME.io replied")
+    assert done.text == "[EMAIL_1] wrote to [EMAIL_2]; [EMAIL_1] replied"
+    for entry in done.redactions:
+        assert done.text[entry["start"] : entry["end"]] == entry["placeholder"]
+        assert set(entry) == {"kind", "start", "end", "placeholder"}
+
+
+def test_batch_texts_never_share_a_span(redactor: Redactor) -> None:
+    texts = ["card 4111 1111", "1111 1111 ok", "mail ana@", "acme.io", "ssn", "123-45-6789"]
+    found = redactor.scan_many(texts)[1]
+    assert [[(f.kind, f.value) for f in x] for x in found] == [
+        [], [], [], [], [], [("ssn", "123-45-6789")]
+    ]
+
+
+TOPICS = [
+    ("between us, my salary offer came in at 145k", "hr/compensation"),
+    ("I just got my performance review and it says needs improvement", "hr/performance"),
+    ("I'm on sick leave until Monday, doctor's note attached", "hr/health"),
+    ("This confirms a written warning after the disciplinary hearing", "hr/disciplinary"),
+    ("my father passed away, I'll take bereavement leave", "hr/personal"),
+]
+
+
+@pytest.mark.parametrize(("text", "label"), TOPICS)
+def test_topic_masks_the_record(redactor: Redactor, text: str, label: str) -> None:
+    done = redactor.redact(text)
+    assert done.text == f"[REDACTED: {label}]" and done.topic == label
+    assert done.redactions[0]["kind"] == "topic" and done.redactions[0]["topic"] == label
+
+
+@pytest.mark.parametrize("text", [
+    "the query performance review is done, p95 halved",
+    "the health check endpoint returns 200",
+    "the bonus feature of the new planner is dedupe",
+    "we should review the performance of the cache",
+])
+def test_topic_negatives(redactor: Redactor, text: str) -> None:
+    assert redactor.redact(text).text == text
+
+
+def test_topic_drop_and_paragraph_scope() -> None:
+    data = builtin_data()
+    data["topics"]["action"] = "drop"
+    dropping = Redactor(compile_policy(data))
+    assert dropping.redact("my salary is too low").dropped
+    data["topics"].update(action="mask", scope="paragraph")
+    paragraphs = Redactor(compile_policy(data))
+    done = paragraphs.redact("Release notes.\n\nMy salary band changed.\n\nMail x@y.io")
+    assert done.text == "Release notes.\n\n[REDACTED: hr/compensation]\n\nMail [EMAIL_1]"
+
+
+def test_mask_never_shows_a_secret() -> None:
+    assert mask(GHP, secret=True) == "ghp_…[40 chars]"
+    assert GHP[4:10] not in mask(GHP, secret=True)
+    assert mask("ana@acme.io", secret=False) == "a*********o"
