@@ -147,3 +147,14 @@ def test_default_path_honours_lore_db(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("LORE_DB", str(tmp_path / "env.db"))
     with Lore.open(embedder="hash") as lore:
         assert lore.stats()["path"] == str(tmp_path / "env.db")
+
+
+def test_a_time_that_cannot_be_read_back_is_refused(lore: Lore) -> None:
+    from datetime import timedelta, timezone
+
+    ancient = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))  # year 0 in UTC
+    report = lore.add("too old", occurred_at=ancient)
+    assert (report.added, report.failed) == (0, 1)
+    assert "time out of range" in report.problems[0].reason
+    lore.add("fine")
+    assert [h.record.text for h in lore.search("too old fine")] == ["fine"]

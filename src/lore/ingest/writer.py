@@ -16,7 +16,7 @@ from ..ids import new_id
 from ..index.contextual import NEIGHBOURS, SessionKey, embedding_text, index_contexts, session_key
 from ..index.embed import Embedder
 from ..store.sqlite import SQLiteStore, StoredRow
-from ..types import RECORD_KINDS, Draft, IngestProblem, IngestReport, to_epoch
+from ..types import RECORD_KINDS, Draft, IngestProblem, IngestReport, from_epoch, to_epoch
 
 if TYPE_CHECKING:
     from ..redact import Redactor
@@ -136,6 +136,11 @@ class RecordWriter:
             return IngestProblem(uri, line, "empty text")
         if draft.namespace is not None and not NAMESPACE_PATTERN.match(draft.namespace):
             return IngestProblem(uri, line, f"invalid namespace {draft.namespace!r}")
+        if draft.occurred_at is not None:
+            try:  # a time that cannot be read back as a UTC datetime would break every search
+                from_epoch(to_epoch(draft.occurred_at))
+            except (OverflowError, ValueError, OSError):
+                return IngestProblem(uri, line, f"time out of range: {draft.occurred_at!r}")
         return None
 
     def _write_batch(

@@ -123,6 +123,7 @@ class Scan:
             offset += len(text) + len(SEP)
         self.lengths = [len(t) for t in clean]
         self._anchors = anchors
+        self.claimed: list[tuple[int, int]] = []  # spans found so far, by earlier detectors
 
     @cached_property
     def lower(self) -> str:

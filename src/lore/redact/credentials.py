@@ -281,13 +281,16 @@ class EntropyDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
-        blocks = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
-        block_starts = [a for a, _ in blocks]
+        # Certificates and public keys are public; what a more specific detector already
+        # found (a JWT, a known key) needs no second look.
+        skip = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
+        skip = sorted(skip + scan.claimed)
+        skip_starts = [a for a, _ in skip]
         for match in self._candidate.finditer(text):
             start = match.start()
-            i = bisect_right(block_starts, start) - 1
-            if blocks and i >= 0 and start < blocks[i][1]:
-                continue  # certificates and public keys are public
+            i = bisect_right(skip_starts, start) - 1
+            if i >= 0 and start < skip[i][1]:
+                continue
             value = match.group()
             if "/" in value and self._path_like(value):
                 offset = start
@@ -316,7 +319,7 @@ class EntropyDetector(Detector):
             return False
         before = scan.before(start, 40)
         before = before[before.rfind("\n") + 1 :]
-        if _HASH_BEFORE.search(before):
+        if _HASH_BEFORE.search(before, max(0, len(before) - 24)):
             return False
         cued = bool(self.cues.search(before))
         if hexish:

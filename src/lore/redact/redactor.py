@@ -77,6 +77,7 @@ class Redactor:
             if detector.gate and not any(g in joined for g in detector.gate):
                 continue
             for start, end, kind in detector.find(scan):
+                scan.claimed.append((start, end))
                 index = scan.owner(start, end)
                 if index is not None:
                     base = scan.starts[index]
