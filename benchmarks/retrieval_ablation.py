@@ -50,7 +50,7 @@ def run_locomo(path: Path) -> list[dict[str, Any]]:
     rows = []
     for label, neighbours, mode, settings in LOCOMO_ROWS:
         db = OUT / f"ablation-locomo-n{neighbours}.db"
-        with Lore.open(db, embedder="minilm", settings=settings) as lore:
+        with Lore.open(db, embedder="minilm", settings=settings, redaction=None) as lore:
             lore.writer.neighbours = neighbours
             _note(f"locomo: {label}")
             report = locomo.evaluate(lore, path, mode=mode)
@@ -62,7 +62,9 @@ def run_scifact(directory: Path) -> list[dict[str, Any]]:
     rows = []
     qrels = directory / "qrels" / "train.tsv"
     for label, mode, settings in SCIFACT_ROWS:
-        with Lore.open(OUT / "ablation-scifact.db", embedder="minilm", settings=settings) as lore:
+        with Lore.open(
+            OUT / "ablation-scifact.db", embedder="minilm", settings=settings, redaction=None
+        ) as lore:
             _note(f"scifact: {label}")
             report = scifact.evaluate(lore, directory, qrels, mode=mode)
         rows.append(

@@ -16,7 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 from lore.server.testing import make_key, running_server
 
 LORE = str(Path(sys.executable).with_name("lore"))
-TOOLS = {"search", "context", "expand", "remember", "forget"}
+TOOLS = {"search", "context", "expand", "remember", "forget", "fold"}
 
 
 def _text(result: Any) -> str:

@@ -22,6 +22,8 @@ EXPECTED = [
     "IngestReport",
     "Lore",
     "LoreError",
+    "Memory",
+    "MemoryHit",
     "NotFound",
     "Query",
     "QueryError",

@@ -39,6 +39,18 @@ def test_jsonl_and_markdown_go_through_redaction(tmp_path: Path, lore: Lore) -> 
     assert "[EMAIL_1]" in stored[1] and EMAIL not in " ".join(stored)
 
 
+def test_transcripts_and_text_go_through_redaction(tmp_path: Path, lore: Lore) -> None:
+    vtt = tmp_path / "call.vtt"
+    vtt.write_text(f"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Ana>Mail {EMAIL} today\n")
+    text = tmp_path / "notes.txt"
+    text.write_text(f"Escalate to {EMAIL}.\n")
+    lore.ingest(vtt)
+    lore.ingest(text)
+    stored = texts(lore)
+    assert len(stored) == 2 and all("[EMAIL_1]" in t for t in stored)
+    assert EMAIL not in " ".join(stored)
+
+
 def test_audit_has_kinds_and_offsets_never_values(lore: Lore) -> None:
     lore.add(f"key {SECRET} and mail {EMAIL}", metadata={"subject": f"from {EMAIL}"})
     (row,) = lore.store.db.execute("SELECT id FROM records").fetchall()

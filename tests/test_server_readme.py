@@ -109,7 +109,8 @@ def _configs() -> list[dict[str, Any]]:
 
 async def _use(client: Client) -> str:
     tools = await client.list_tools()
-    assert {t.name for t in tools.tools} == {"search", "context", "expand", "remember", "forget"}
+    expected = {"search", "context", "expand", "remember", "forget", "fold"}
+    assert {t.name for t in tools.tools} == expected
     done = await client.call_tool("remember", {"text": "README configs connect for real."})
     assert not done.is_error, done
     found = await client.call_tool("search", {"query": "README configs"})

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from .redact import Policy, Redactor, StoreNumbering, load_policy
 from .search.hybrid import HybridSearcher, SearchSettings
 from .store.sqlite import SQLiteStore
 from .types import (
+    MEMORY_KINDS,
     SEARCH_MODES,
     ContextPack,
     Draft,
@@ -29,9 +30,16 @@ from .types import (
     Filters,
     Hit,
     IngestReport,
+    Memory,
+    MemoryHit,
     Query,
     Record,
+    to_epoch,
 )
+
+if TYPE_CHECKING:
+    from .context.fold import FoldResult
+    from .memory import DistillReport
 
 
 class _UseDefault:
@@ -306,8 +314,12 @@ class Lore:
         kinds: Sequence[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> list[Hit]:
-        """The `k` best records for `query`, each saying which retrievers found it and how."""
+        """The `k` best records for `query`, each saying which retrievers found it and how.
+
+        `as_of` keeps to records that had occurred by then (see `memories` for memories)."""
+        until = until_as_of(until, as_of)
         if isinstance(query, str):
             query = make_query(query, k, mode, namespace, actors, sessions, kinds, since, until)
         scored = self.searcher.search(query)
@@ -330,20 +342,113 @@ class Lore:
         since: datetime | None = None,
         until: datetime | None = None,
         encoding: str | None = None,
+        as_of: datetime | None = None,
+        memories: bool = True,
     ) -> ContextPack:
-        """Fragments for `query` that fit `budget_tokens` exactly, cited and deduplicated."""
+        """Fragments for `query` that fit `budget_tokens` exactly, cited and deduplicated.
+
+        With `memories` (and a distilled store) the pack leads with the relevant current facts
+        and procedures, then decisions and episodes, then raw evidence; `as_of` packs what was
+        true and known at that date."""
         from .context.pack import build_context
 
         filters = make_query(
-            query, 10, "hybrid", namespace, actors, sessions, kinds, since, until
+            query, 10, "hybrid", namespace, actors, sessions, kinds, since,
+            until_as_of(until, as_of),
         ).filters
-        return build_context(self, query, budget_tokens, filters, encoding=encoding)
+        return build_context(
+            self, query, budget_tokens, filters, encoding=encoding, as_of=as_of,
+            memories=memories,
+        )
+
+    # -- memories -------------------------------------------------------------
+    def distill(
+        self, namespace: str | None = None, *, llm: Any = USE_DEFAULT, retry_failed: bool = False
+    ) -> DistillReport:
+        """Distil records not yet distilled into episodes, facts, decisions and procedures.
+
+        Incremental (a watermark per session) and idempotent; the report counts what was
+        made, superseded and merged, and the LLM calls, tokens and seconds it cost. `llm`:
+        USE_DEFAULT is the chat endpoint $LORE_LLM_URL and $LORE_LLM_MODEL name (rules when
+        unset), None is rules only, or a `lore.llm.ChatClient`. LLM answers that never
+        validate are recorded; `retry_failed` asks again for those batches."""
+        from .llm import ChatClient
+        from .memory import distill
+
+        if namespace is not None:
+            check_namespace(namespace)
+        client = ChatClient.from_env() if llm is USE_DEFAULT else llm
+        try:
+            return distill(self, namespace, client, retry_failed=retry_failed)
+        finally:
+            if llm is USE_DEFAULT and client is not None:
+                client.close()
+
+    def memories(
+        self,
+        *,
+        kinds: Sequence[str] = (),
+        namespace: str | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+    ) -> list[Memory]:
+        """Memories, newest first: those current now, or true and known at `as_of`
+        (valid_from <= as_of < valid_to, recorded by then); `include_superseded` adds history."""
+        from .memory import MemoryStore
+
+        filters = memory_filters(kinds, namespace, as_of, include_superseded)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise QueryError(f"limit must be between 1 and 10000, got {limit!r}")
+        return MemoryStore(self.store).listing(filters, limit)
+
+    def memory(self, memory_id: str) -> Memory:
+        """One memory by id (with or without its `memory:` prefix)."""
+        from .memory import MemoryStore
+
+        return MemoryStore(self.store).get(memory_id.removeprefix("memory:"))
+
+    def search_memories(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        kinds: Sequence[str] = (),
+        namespace: str | None = None,
+        as_of: datetime | None = None,
+    ) -> list[MemoryHit]:
+        """The `k` memories best matching `query` (BM25 and cosine, fused), current or as of
+        a date; each cites its evidence record ids."""
+        from .memory import MemoryStore, search_memories
+
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 1000:
+            raise QueryError(f"k must be between 1 and 1000, got {k!r}")
+        filters = memory_filters(kinds, namespace, as_of, False)
+        return search_memories(MemoryStore(self.store), query, k, filters, self._embed_query)
 
     def expand(self, handle: str, window: int = 3) -> Expansion:
         """The original evidence behind a fragment handle, with `window` neighbours each side."""
         from .context.expand import expand
 
         return expand(self, handle, window)
+
+    def fold(
+        self,
+        messages: Sequence[dict[str, Any]],
+        budget_tokens: int,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        session: str | None = None,
+        encoding: str | None = None,
+    ) -> FoldResult:
+        """Chat messages folded to fit `budget_tokens`: recent blocks raw, older closed blocks
+        as short mementos whose `fold:` handles `expand` back to the stored originals."""
+        from .context.fold import fold
+
+        return fold(
+            self, messages, budget_tokens, namespace=namespace, session=session,
+            encoding=encoding,
+        )
 
     def records(
         self, namespace: str | None = None, *, after: str | None = None, limit: int = 100
@@ -364,12 +469,18 @@ class Lore:
         return data
 
     def forget(self, record_ids: Sequence[str], *, reason: str = "forget") -> list[str]:
-        """Delete records explicitly; each deletion is audited (id, hash, reason, time)."""
+        """Delete records explicitly, and every memory distilled from them; each deletion is
+        audited (id, hash, reason, time), never the text."""
+        from .memory.store import MemoryStore
+
         rowids = []
         for record_id in record_ids:
             rowids.append(self.store.record_by_id(record_id)[0])
+        now = time.time()
         with self.store.transaction():
-            removed = self.store.delete_records(rowids, reason, time.time())
+            sessions = list(self.store.sessions_of(rowids).values())
+            removed = self.store.delete_records(rowids, reason, now)
+            MemoryStore(self.store).forget_citing(removed, sessions, reason, now)
         index = self._index
         if index is None and (path := self._index_path()) is not None and path.exists():
             index = self._vectors()  # a saved index must forget them too, loaded or not
@@ -394,6 +505,32 @@ def _reembed(
     if store.path != ":memory:":
         for stale in Path(store.path).parent.glob(Path(store.path).name + ".ann*"):
             stale.unlink()
+
+
+def until_as_of(until: datetime | None, as_of: datetime | None) -> datetime | None:
+    """Records known at `as_of` are those that had occurred by then."""
+    if as_of is None:
+        return until
+    return as_of if until is None or to_epoch(as_of) < to_epoch(until) else until  # type: ignore[operator]
+
+
+def memory_filters(
+    kinds: Sequence[str], namespace: str | None, as_of: datetime | None, superseded: bool
+) -> Any:
+    """Validated memory filters; kinds may be written `fact` or `memory:fact`."""
+    from .memory import MemoryFilters
+
+    names = tuple(k.removeprefix("memory:") for k in kinds)
+    if unknown := [k for k in names if k not in MEMORY_KINDS]:
+        raise QueryError(
+            f"unknown memory kind {unknown[0]!r}", hint=f"use one of {', '.join(MEMORY_KINDS)}"
+        )
+    if namespace is not None:
+        try:
+            check_namespace(namespace)
+        except ConfigError as exc:
+            raise QueryError(str(exc), hint=exc.hint) from None
+    return MemoryFilters(namespace, names, as_of, superseded)
 
 
 def redaction_policy(redaction: Any = USE_DEFAULT) -> Policy | None:

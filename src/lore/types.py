@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 RECORD_KINDS = ("message", "tool_call", "tool_result", "utterance", "document_chunk", "event")
 SEARCH_MODES = ("hybrid", "fts", "vector")
+MEMORY_KINDS = ("fact", "procedure", "decision", "episode")
 SearchMode = Literal["hybrid", "fts", "vector"]
 
 
@@ -267,4 +268,55 @@ class Expansion:
             "handle": self.handle,
             "focus": list(self.focus),
             "records": [r.to_dict() for r in self.records],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """Something distilled from records (an episode, fact, decision or procedure), citing its
+    evidence. World-time validity is [valid_from, valid_to); a superseded memory is kept."""
+
+    id: str
+    namespace: str
+    kind: str
+    text: str
+    entities: tuple[str, ...]
+    subject: str | None
+    attribute: str | None
+    value: str | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+    superseded_by: str | None
+    evidence: tuple[str, ...]
+    confidence: float
+    method: str
+
+    @property
+    def handle(self) -> str:
+        return f"memory:{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("valid_from", "valid_to", "recorded_at", "superseded_at"):
+            data[name] = to_iso(getattr(self, name))
+        data["entities"] = list(self.entities)
+        data["evidence"] = list(self.evidence)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryHit:
+    """A memory found by a search, its fused score and why each retriever found it."""
+
+    memory: Memory
+    score: float
+    why: dict[str, RetrieverHit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "memory": self.memory.to_dict(),
+            "score": self.score,
+            "why": {name: {"rank": h.rank, "score": h.score} for name, h in self.why.items()},
         }

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import evals, keys, query, records, redact, serve
+from . import evals, fold, keys, memories, query, records, redact, serve
 from .app import cli, main
 
-__all__ = ["cli", "evals", "keys", "main", "query", "records", "redact", "serve"]
+__all__ = [
+    "cli",
+    "evals",
+    "fold",
+    "keys",
+    "main",
+    "memories",
+    "query",
+    "records",
+    "redact",
+    "serve",
+]

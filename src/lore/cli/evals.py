@@ -70,16 +70,26 @@ MODE_OPTION = click.option(
 @eval_group.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @MODE_OPTION
+@click.option(
+    "--memories", "with_memories", is_flag=True,
+    help="Distil after ingest; memory hits count as their evidence turns, fused in rank order.",
+)
 @json_option
 @click.pass_obj
-def locomo(settings: Settings, file: Path, mode: str, as_json: bool) -> None:
+def locomo(settings: Settings, file: Path, mode: str, with_memories: bool, as_json: bool) -> None:
     """LoCoMo conversational memory (e.g. locomo10.json): recall of evidence turns per question."""
     from ..evals import locomo as bench
 
     with _store(settings) as lore:
         note("ingesting conversations…")
         total = bench.question_count(file)
-        _run(lambda tick: bench.evaluate(lore, file, mode=mode, progress=tick), total, as_json)
+        _run(
+            lambda tick: bench.evaluate(
+                lore, file, mode=mode, progress=tick, with_memories=with_memories
+            ),
+            total,
+            as_json,
+        )
 
 
 @eval_group.command()

@@ -10,7 +10,7 @@ import click
 
 from ..context.expand import MAX_WINDOW
 from ..context.render import render_json, render_markdown
-from ..engine import make_query
+from ..engine import make_query, until_as_of
 from ..tokens import DEFAULT_ENCODING, ENCODINGS
 from ..types import RECORD_KINDS, SEARCH_MODES, Hit, Record
 from .app import DATE, Settings, cli, emit_json, json_option, note
@@ -29,6 +29,12 @@ _FILTERS = [
     click.option("--since", type=DATE, help="Only records at or after DATE (2026-03-02, 7d)."),
     click.option("--until", type=DATE, help="Only records before DATE."),
 ]
+
+
+AS_OF = click.option(
+    "--as-of", "as_of", type=DATE,
+    help="As known at DATE: records that had occurred by then, memories true and known then.",
+)
 
 
 def filter_options(func: F) -> F:
@@ -70,6 +76,7 @@ def _why(hit: Hit) -> str:
     help="Retrievers to use: both fused, full text only, or vectors only.",
 )
 @filter_options
+@AS_OF
 @json_option
 @click.pass_obj
 def search(
@@ -83,9 +90,11 @@ def search(
     kinds: tuple[str, ...],
     since: datetime | None,
     until: datetime | None,
+    as_of: datetime | None,
     as_json: bool,
 ) -> None:
     """The best records for QUERY, each with why it came back (which retriever, rank, score)."""
+    until = until_as_of(until, as_of)
     request = make_query(query, k, mode, namespace, actors, sessions, kinds, since, until)
     hits = settings.open(must_exist=True).search(request)
     if as_json:
@@ -114,6 +123,11 @@ def search(
     help="Tokenizer used to count the budget.",
 )
 @filter_options
+@AS_OF
+@click.option(
+    "--no-memories", "no_memories", is_flag=True,
+    help="Raw evidence only: do not lead with distilled memories.",
+)
 @json_option
 @click.pass_obj
 def context(
@@ -128,6 +142,8 @@ def context(
     kinds: tuple[str, ...],
     since: datetime | None,
     until: datetime | None,
+    as_of: datetime | None,
+    no_memories: bool,
     as_json: bool,
 ) -> None:
     """Cited, deduplicated context for QUERY that fits --budget tokens, ready for a prompt.
@@ -137,7 +153,7 @@ def context(
     lore = settings.open(must_exist=True)
     pack = lore.context(
         query, budget, namespace=namespace, actors=actors, sessions=sessions, kinds=kinds,
-        since=since, until=until, encoding=encoding,
+        since=since, until=until, encoding=encoding, as_of=as_of, memories=not no_memories,
     )
     if as_json or fmt == "json":
         click.echo(render_json(pack))

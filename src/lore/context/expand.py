@@ -31,6 +31,14 @@ def expand(lore: Lore, handle: str, window: int = 3) -> Expansion:
     if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= MAX_WINDOW:
         raise QueryError(f"window must be between 0 and {MAX_WINDOW}, got {window!r}")
     kind, first_id, last_id = parse_handle(handle)
+    if kind == "fold" and last_id is None:  # a whole folded block, exactly; no neighbours
+        from .fold import expand_fold
+
+        return expand_fold(lore, first_id)
+    if kind == "memory" and last_id is None:  # a memory expands to its evidence records
+        from ..memory.fragments import expand_memory
+
+        return expand_memory(lore, handle, first_id)
     if kind != "record":
         raise NotFound(f"no {kind} {first_id!r}: this store holds no {kind}s yet", hint=_HINT)
     first = _record(lore, first_id)

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..errors import QueryError
@@ -47,10 +48,14 @@ def build_context(
     filters: Filters,
     *,
     encoding: str | None = None,
+    as_of: datetime | None = None,
+    memories: bool = True,
 ) -> ContextPack:
     """The best fragments for `query` whose rendered markdown fits `budget_tokens` exactly.
 
-    Reading order: sessions (and records outside any session) by their best fragment's score,
+    Memories lead (current facts and procedures, then decisions, then episodes; at most
+    MEMORY_SHARE of the budget), then raw evidence. Reading order of the evidence: sessions
+    (and records outside any session) by their best fragment's score,
     most relevant first, so what matters most is read first and survives a careless cut; inside
     a session, fragments follow the conversation (by seq, then time).
     """
@@ -60,12 +65,17 @@ def build_context(
     if not 1 <= budget_tokens <= MAX_BUDGET:
         raise QueryError(f"budget must be between 1 and {MAX_BUDGET} tokens, got {budget_tokens}")
     count_tokens("lore", encoding)  # an unknown encoding fails here, before any search
+    lead: list[Fragment] = []
+    if memories:
+        from ..memory.fragments import memory_fragments
+
+        lead = memory_fragments(lore, query, filters, as_of, budget_tokens, encoding)
     hits = lore.search(Query(text=query, k=CANDIDATES, mode="hybrid", filters=filters))
     pieces = [_piece(run) for run in merge_runs(lore.store, remove_near_duplicates(hits))]
-    chosen = _fit(lore.store, pieces, budget_tokens, encoding)
+    chosen = _fit(lore.store, pieces, budget_tokens, encoding, lead)
     fragments = tuple(
-        replace(p.fragment, tokens=count_tokens(render_fragment(i, p.fragment), encoding))
-        for i, p in enumerate(chosen, start=1)
+        replace(f, tokens=count_tokens(render_fragment(i, f), encoding))
+        for i, f in enumerate([*lead, *(p.fragment for p in chosen)], start=1)
     )
     pack = ContextPack(query, budget_tokens, 0, encoding, fragments)
     pack = replace(pack, tokens=count_tokens(render_markdown(pack), encoding))
@@ -192,12 +202,16 @@ def _ordered(pieces: Sequence[_Piece]) -> list[_Piece]:
     return sorted(pieces, key=lambda p: (-best[p.group], p.group, p.position))
 
 
-def _cost(pieces: Sequence[_Piece], encoding: str) -> int:
-    """Exact tokens of the markdown these pieces render to, in reading order."""
-    return count_tokens(render_fragments([p.fragment for p in _ordered(pieces)]), encoding)
+def _cost(pieces: Sequence[_Piece], encoding: str, lead: Sequence[Fragment] = ()) -> int:
+    """Exact tokens of the markdown these pieces render to, in reading order, after `lead`."""
+    fragments = [*lead, *(p.fragment for p in _ordered(pieces))]
+    return count_tokens(render_fragments(fragments), encoding)
 
 
-def _fit(store: SQLiteStore, pieces: Sequence[_Piece], budget: int, encoding: str) -> list[_Piece]:
+def _fit(
+    store: SQLiteStore, pieces: Sequence[_Piece], budget: int, encoding: str,
+    lead: Sequence[Fragment] = (),
+) -> list[_Piece]:
     """Greedy by score: add what fits, and when a merged run does not fit, let its hits compete
     alone at their own scores; then re-merge chosen neighbours and fill what is left with the
     best skipped piece, cut short."""
@@ -208,7 +222,7 @@ def _fit(store: SQLiteStore, pieces: Sequence[_Piece], budget: int, encoding: st
     skipped: list[_Piece] = []
     while queue:
         _, _, piece = heapq.heappop(queue)
-        if _cost([*chosen, piece], encoding) <= budget:
+        if _cost([*chosen, piece], encoding, lead) <= budget:
             chosen.append(piece)
         elif piece.parts:
             for part in piece.parts:
@@ -216,9 +230,9 @@ def _fit(store: SQLiteStore, pieces: Sequence[_Piece], budget: int, encoding: st
                 counter += 1
         else:
             skipped.append(piece)
-    chosen = _coalesce(store, chosen, budget, encoding)
+    chosen = _coalesce(store, chosen, budget, encoding, lead)
     for piece in skipped:
-        cut = _truncated(chosen, piece, budget, encoding)
+        cut = _truncated(chosen, piece, budget, encoding, lead)
         if cut is not None:
             chosen.append(cut)
             break
@@ -226,7 +240,8 @@ def _fit(store: SQLiteStore, pieces: Sequence[_Piece], budget: int, encoding: st
 
 
 def _coalesce(
-    store: SQLiteStore, chosen: list[_Piece], budget: int, encoding: str
+    store: SQLiteStore, chosen: list[_Piece], budget: int, encoding: str,
+    lead: Sequence[Fragment] = (),
 ) -> list[_Piece]:
     """Merge chosen pieces that are neighbours in a session (one citation line instead of
     several), wherever the merged piece still fits."""
@@ -238,12 +253,15 @@ def _coalesce(
         if len(members) < 2 or not whole:  # never split a chosen piece across two runs
             continue
         trial = [p for p in chosen if id(p) not in members] + [_piece(run)]
-        if _cost(trial, encoding) <= budget:
+        if _cost(trial, encoding, lead) <= budget:
             chosen = trial
     return chosen
 
 
-def _truncated(chosen: list[_Piece], piece: _Piece, budget: int, encoding: str) -> _Piece | None:
+def _truncated(
+    chosen: list[_Piece], piece: _Piece, budget: int, encoding: str,
+    lead: Sequence[Fragment] = (),
+) -> _Piece | None:
     """`piece` cut to the longest prefix that still fits, if at least 32 tokens of it do."""
     text = piece.fragment.text
     total = count_tokens(text, encoding)
@@ -253,7 +271,7 @@ def _truncated(chosen: list[_Piece], piece: _Piece, budget: int, encoding: str) 
         return replace(piece, fragment=replace(piece.fragment, text=short))
 
     def fits(n: int) -> bool:
-        return _cost([*chosen, cut(n)], encoding) <= budget
+        return _cost([*chosen, cut(n)], encoding, lead) <= budget
 
     low, high = MIN_TRUNCATED_TOKENS, total - 1
     if high < low or not fits(low):

@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import re
 import secrets
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class StoreNumbering:
         self._cache: dict[tuple[str, str, str], int] = {}
         self._key: bytes | None = None
         self._open = 0
+        self._transaction: AbstractContextManager[object] | None = None
 
     def _secret(self) -> bytes:
         if self._key is None:
@@ -126,8 +128,10 @@ class StoreNumbering:
 
     def __enter__(self) -> StoreNumbering:
         if not self._open:
-            self._transaction = self.store.transaction()
-            self._transaction.__enter__()
+            # Inside a caller's transaction the numbers simply join it.
+            self._transaction = None if self.store.db.in_transaction else self.store.transaction()
+            if self._transaction is not None:
+                self._transaction.__enter__()
         self._open += 1
         return self
 
@@ -138,4 +142,5 @@ class StoreNumbering:
             if failed:  # numbers (and a new secret) from a rolled-back transaction do not exist
                 self._cache.clear()
                 self._key = None
-            self._transaction.__exit__(*exc)  # type: ignore[arg-type]
+            if self._transaction is not None:
+                self._transaction.__exit__(*exc)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
-"""The MCP server: five tools an agent needs from a memory, over stdio or streamable HTTP."""
+"""The MCP server: the few tools an agent needs from a memory, over stdio or streamable HTTP."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -31,7 +32,8 @@ Lore is a shared, cited memory of what people and agents did and said: chat, mee
 documents, agent runs and notes. Use `context` first to get what is known about a question
 within a token budget; `search` to find specific records; `expand` to read the evidence
 behind a handle such as record:01J...; `remember` to keep a decision, fact or outcome for
-later; `forget` to delete a wrong or sensitive record. Cite handles when you rely on them."""
+later; `forget` to delete a wrong or sensitive record; `fold` to shrink a long conversation
+into mementos whose fold: handles `expand` restores. Cite handles when you rely on them."""
 
 Namespace = Annotated[
     str | None,
@@ -236,6 +238,51 @@ def build_mcp(runtime: Runtime, key_source: KeySource) -> MCPServer:
             return f"Forgot {len(gone)} record{'s' if len(gone) != 1 else ''}: {handles}."
 
         return await _guarded("forget", work())
+
+    @server.tool(
+        description=(
+            "Fold a long conversation (OpenAI chat messages, tool calls and results included) "
+            "so it fits `budget_tokens`: the most recent blocks stay verbatim, older closed "
+            "blocks become short mementos (central sentences, participants, tools, time span) "
+            "each starting with a fold:ID handle; `expand` on it returns that block's original "
+            "messages in order. Returns the folded messages as JSON after a summary line. The "
+            "originals are stored as evidence (folding again adds nothing). Needs a write key."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+        structured_output=False,
+    )
+    async def fold(
+        messages: Annotated[
+            list[dict[str, Any]],
+            Field(min_length=1, max_length=20000, description="The chat messages to fold."),
+        ],
+        budget_tokens: Annotated[
+            int, Field(ge=1, le=200000, description="Token budget for the folded messages.")
+        ],
+        ctx: Context,
+        namespace: Annotated[
+            str | None, Field(description="Where to store the originals; default: your key's.")
+        ] = None,
+        session: Annotated[
+            str | None, Field(description="Session id for the originals; default: derived.")
+        ] = None,
+    ) -> str:
+        async def work() -> str:
+            lore = await scoped(ctx)
+            result = await lore.fold(messages, budget_tokens, namespace, session)
+            summary = (
+                f"Folded {result.tokens_before} to {result.tokens_after}/{budget_tokens} tokens:"
+                f" {len(result.mementos)} mementos, {result.raw_turns} recent turns raw."
+                + "".join(f" {note}." for note in result.notes)
+            )
+            return summary + "\n" + json.dumps(list(result.messages), ensure_ascii=False)
+
+        return await _guarded("fold", work())
 
     return server
 

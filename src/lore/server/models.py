@@ -202,6 +202,50 @@ class ExpansionOut(BaseModel):
         return cls.model_validate(expansion.to_dict())
 
 
+# -- fold ----------------------------------------------------------------------
+class FoldIn(Input):
+    messages: list[dict[str, Any]] = Field(
+        min_length=1, max_length=20000,
+        description="The conversation: OpenAI chat messages, tool calls and results included.",
+    )
+    budget_tokens: int = Field(ge=1, le=MAX_BUDGET, description="Token budget, never exceeded.")
+    namespace: str | None = Field(
+        None, max_length=512, pattern=NAMESPACE,
+        description="Where the originals are stored; default: the key's namespace.",
+    )
+    session: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Session id for the stored messages; default: derived from them.",
+    )
+    encoding: Encoding = Field("cl100k_base", description="Tokenizer that counts the budget.")
+
+
+class MementoOut(BaseModel):
+    handle: str = Field(description="fold:<id>; /v1/expand returns the block's messages.")
+    text: str
+    first: int = Field(description="Index of the block's first message in the input.")
+    last: int = Field(description="Index of the block's last message in the input.")
+    tokens: int
+
+
+class FoldOut(BaseModel):
+    messages: list[dict[str, Any]] = Field(description="The folded conversation.")
+    mementos: list[MementoOut]
+    budget_tokens: int
+    tokens_before: int
+    tokens_after: int = Field(description="Exact tokens of `messages`; never above the budget.")
+    encoding: str
+    namespace: str
+    session: str
+    blocks: int
+    raw_turns: int = Field(description="Most recent turns kept verbatim.")
+    sentences: int = Field(description="Quoted sentences per memento (-1: handle and count).")
+    shortened: bool = Field(description="Mementos were cut below the default to fit.")
+    dropped: int = Field(description="Oldest mementos left out because nothing smaller fit.")
+    stored: int = Field(description="Records added; 0 when folded before.")
+    notes: list[str]
+
+
 class RecordPage(BaseModel):
     records: list[RecordOut]
     next_cursor: str | None = Field(description=NEXT_CURSOR)

@@ -21,6 +21,8 @@ from .models import (
     ErrorEnvelope,
     ExpandIn,
     ExpansionOut,
+    FoldIn,
+    FoldOut,
     ForgetIn,
     ForgetOut,
     HitOut,
@@ -198,6 +200,17 @@ async def expand(body: ExpandIn, lore: Scoped) -> ExpansionOut:
     """The original records behind a fragment handle, with `window` neighbours from the same
     session on each side (read scope)."""
     return ExpansionOut.of(await lore.expand(body.handle, body.window))
+
+
+@router.post("/fold", response_model=FoldOut, summary="Fold a conversation")
+async def fold(body: FoldIn, lore: Scoped) -> FoldOut:
+    """Fold a long conversation to fit `budget_tokens` (write scope): recent blocks stay raw,
+    older closed blocks become short extractive mementos. The originals are stored; each
+    memento's `fold:<id>` handle expands (/v1/expand) to its block's messages, verbatim."""
+    result = await lore.fold(
+        body.messages, body.budget_tokens, body.namespace, body.session, body.encoding
+    )
+    return FoldOut.model_validate(result.to_dict())
 
 
 @router.post("/forget", response_model=ForgetOut, summary="Forget records", responses=NOT_FOUND)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..context.expand import parse_handle
+from ..context.fold import FoldResult
 from ..engine import DEFAULT_NAMESPACE, Lore
 from ..errors import AccessDenied, NotFound, QueryError
 from ..ingest.writer import check_namespace
@@ -132,6 +133,8 @@ class ScopedLore:
             expansion = lore.expand(handle, window)
             # A session never spans namespaces, but say so in code rather than trust it.
             kept = tuple(r for r in expansion.records if self.visible(r.namespace))
+            if kind == "fold" and len(kept) < len(expansion.records):  # another namespace's
+                raise NotFound(f"no fold {first!r}", hint=_GONE_HINT)
             return replace(expansion, records=kept)
 
         return await self.runtime.read(job)
@@ -170,6 +173,20 @@ class ScopedLore:
         target = self.write_namespace(namespace)
         return await self.runtime.write(
             lambda lore: lore.ingest(path, format=format, namespace=target, source=source)
+        )
+
+    async def fold(
+        self, messages: Sequence[Any], budget_tokens: int, namespace: str | None = None,
+        session: str | None = None, encoding: str | None = None,
+    ) -> FoldResult:
+        """Fold a conversation; its originals are stored below the key's prefix."""
+        self.key.require("write", "fold")
+        target = self.write_namespace(namespace)
+        items = list(messages)
+        return await self.runtime.write(
+            lambda lore: lore.fold(
+                items, budget_tokens, namespace=target, session=session, encoding=encoding
+            )
         )
 
     async def forget(self, ids: Sequence[str], reason: str = "forget") -> list[str]:

@@ -127,6 +127,67 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "memories, their full text and vectors, distill watermarks and failures",
+        """
+        CREATE TABLE memories (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            namespace TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            entities TEXT NOT NULL DEFAULT '[]',
+            subject TEXT,
+            attribute TEXT,
+            value TEXT,
+            valid_from REAL,
+            valid_to REAL,
+            recorded_at REAL NOT NULL,
+            superseded_at REAL,
+            superseded_by TEXT,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            confidence REAL NOT NULL DEFAULT 1.0,
+            method TEXT NOT NULL,
+            digest TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX memories_identity ON memories(namespace, kind, digest);
+        CREATE INDEX memories_slot ON memories(namespace, kind, subject, attribute);
+        CREATE VIRTUAL TABLE memories_fts USING fts5(
+            text, content='memories', content_rowid='rowid',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+        END;
+        CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+            INSERT INTO memories_fts(memories_fts, rowid, text)
+                VALUES ('delete', old.rowid, old.text);
+        END;
+        CREATE TABLE memory_vectors (
+            rowid INTEGER PRIMARY KEY REFERENCES memories(rowid) ON DELETE CASCADE,
+            vector BLOB NOT NULL
+        );
+        CREATE TABLE distill_watermarks (
+            namespace TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            last_rowid INTEGER NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (namespace, session_id)
+        );
+        CREATE TABLE distill_failures (
+            id INTEGER PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            session_id TEXT,
+            evidence TEXT NOT NULL,
+            method TEXT NOT NULL,
+            error TEXT NOT NULL,
+            raw_output TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            resolved_at REAL
+        );
+        """,
+    ),
 ]
 
 
