@@ -48,14 +48,16 @@ class VectorIndex(ABC):
         """The highest rowid this index has seen (a persisted index catches up from here)."""
         return 0
 
-    def save(self) -> None:
+    def save(self) -> None:  # noqa: B027 - optional: only persistent indexes override it
         """Persist beside the database (no-op for in-memory indexes)."""
 
 
 def get_vector_index(name: str, dim: int, path: Path | None = None) -> VectorIndex:
     target = _REGISTRY.get(name)
     if target is None:
-        raise ConfigError(f"unknown vector index {name!r}", hint=f"choose one of {', '.join(sorted(_REGISTRY))}")
+        raise ConfigError(
+            f"unknown vector index {name!r}", hint=f"choose one of {', '.join(sorted(_REGISTRY))}"
+        )
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(dim, path)  # type: ignore[no-any-return]
@@ -100,7 +102,9 @@ class ExactIndex(VectorIndex):
     def remove(self, rowids: np.ndarray) -> None:
         self._consolidate()
         pos = np.searchsorted(self._rowids, rowids)
-        ok = (pos < len(self._rowids)) & (self._rowids[np.minimum(pos, len(self._rowids) - 1)] == rowids)
+        ok = (pos < len(self._rowids)) & (
+            self._rowids[np.minimum(pos, len(self._rowids) - 1)] == rowids
+        )
         self._alive[pos[ok]] = False
 
     def __len__(self) -> int:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IngestError
-from ..store.sqlite import SourceCursor, SQLiteStore
+from ..store.sources import SourceCursor
+from ..store.sqlite import SQLiteStore
 from ..types import Draft, IngestProblem, IngestReport
 from .base import detect_format, get_connector
 from .lines import LineConnector, Resume

@@ -74,7 +74,9 @@ class ZScoreFusion(Fusion):
 
     name = "zscore"
 
-    def fuse(self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    def fuse(
+        self, rankings: Mapping[str, Ranking], weights: Mapping[str, float]
+    ) -> dict[int, float]:
         normalised: list[tuple[float, dict[int, float], float]] = []
         for name, ranking in rankings.items():
             if not ranking:

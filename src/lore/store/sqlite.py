@@ -7,8 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ import numpy as np
 from ..errors import NotFound, StorageError
 from ..types import Draft, Filters, Record, Source, from_epoch, to_epoch
 from . import migrations
+from .keys import KeysMixin
+from .sources import SourcesMixin
 
 _RECORD_COLUMNS = (
     "rowid, id, namespace, connector, uri, source_id, session_id, seq, actor, role, kind, text,"
@@ -45,45 +46,6 @@ class StoredRow:
     content_hash: str
     redactions: str
     context: str
-
-
-@dataclass(slots=True)
-class SourceCursor:
-    """How far a source was read: its size and mtime then, the byte offset and line reached in
-    an append-only file, connector state to resume with, and the last run's item counts."""
-
-    namespace: str
-    uri: str
-    connector: str
-    size: int = 0
-    mtime_ns: int = 0
-    fingerprint: str = ""
-    offset: int = 0
-    line: int = 0
-    tail_hash: str = ""
-    state: dict[str, Any] = field(default_factory=dict)
-    items: int = 0
-    problems: list[list[Any]] = field(default_factory=list)  # [file, line, reason]
-    last_run: float = 0.0
-
-
-_CURSOR_COLUMNS = (
-    "namespace, uri, connector, size, mtime_ns, fingerprint, offset, line, tail_hash, state,"
-    " items, problems, last_run"
-)
-
-
-def _moment(value: Any) -> float | None:
-    """Epoch seconds from a stored `edited_at` (epoch number or ISO 8601 text)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return to_epoch(moment)
-    return None
 
 
 def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
@@ -136,7 +98,7 @@ def is_unfiltered(filters: Filters) -> bool:
     return filter_clause(filters, include_hidden=True)[0] == "1"
 
 
-class SQLiteStore:
+class SQLiteStore(SourcesMixin, KeysMixin):
     """Records, their full-text index and their vectors in one SQLite file."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
@@ -201,9 +163,23 @@ class SQLiteStore:
             got = self.db.execute(
                 sql,
                 (
-                    row.id, row.namespace, row.connector, row.uri, row.source_id, row.session_id,
-                    row.seq, row.actor, row.role, row.kind, row.text, row.occurred_at,
-                    row.recorded_at, row.metadata, row.content_hash, row.redactions, row.context,
+                    row.id,
+                    row.namespace,
+                    row.connector,
+                    row.uri,
+                    row.source_id,
+                    row.session_id,
+                    row.seq,
+                    row.actor,
+                    row.role,
+                    row.kind,
+                    row.text,
+                    row.occurred_at,
+                    row.recorded_at,
+                    row.metadata,
+                    row.content_hash,
+                    row.redactions,
+                    row.context,
                 ),
             ).fetchone()
             out.append((got[0], row.id) if got else None)
@@ -290,7 +266,8 @@ class SQLiteStore:
         else:
             newer = newer.replace("records_fts.", "f.")
             sql = (
-                f"SELECT f.rowid, {rank} AS s FROM records_fts f JOIN records r ON r.rowid = f.rowid"
+                f"SELECT f.rowid, {rank} AS s FROM records_fts f"
+                " JOIN records r ON r.rowid = f.rowid"
                 f" WHERE records_fts MATCH ?{newer} AND {where} ORDER BY s LIMIT ?"
             )
             args = [match, *([min_rowid] if min_rowid else []), *params, limit]
@@ -316,15 +293,20 @@ class SQLiteStore:
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many records contain each (already stemmed) term; needs the vocab table."""
         self.db.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.records_vocab USING fts5vocab(main, records_fts, row)"
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.records_vocab"
+            " USING fts5vocab(main, records_fts, row)"
         )
         out: dict[str, int] = {}
         for term in terms:
-            row = self.db.execute("SELECT doc FROM temp.records_vocab WHERE term = ?", (term,)).fetchone()
+            row = self.db.execute(
+                "SELECT doc FROM temp.records_vocab WHERE term = ?", (term,)
+            ).fetchone()
             out[term] = int(row[0]) if row else 0
         return out
 
-    def iter_vectors(self, after_rowid: int = 0, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_vectors(
+        self, after_rowid: int = 0, chunk: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(rowids, vectors) in rowid order, in chunks, for rows after `after_rowid`.
 
         Hidden records are left out: vector indexes are built without them.
@@ -339,7 +321,9 @@ class SQLiteStore:
             if not rows:
                 return
             rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+                len(rows), -1
+            )
             yield rowids, vectors
             last = int(rowids[-1])
 
@@ -387,7 +371,8 @@ class SQLiteStore:
         out: dict[int, float | None] = {}
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            sql = f"SELECT rowid, occurred_at FROM records WHERE rowid IN ({','.join('?' * len(part))})"
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT rowid, occurred_at FROM records WHERE rowid IN ({marks})"
             out.update(self.db.execute(sql, part).fetchall())
         return out
 
@@ -396,13 +381,16 @@ class SQLiteStore:
         ids = [int(r) for r in rowids]
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE rowid IN ({','.join('?' * len(part))})"
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE rowid IN ({marks})"
             for row in self.db.execute(sql, part):
                 out[row[0]] = _to_record(row)
         return out
 
     def record_by_id(self, record_id: str) -> tuple[int, Record]:
-        row = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"no record {record_id!r}")
         return row[0], _to_record(row)
@@ -457,169 +445,20 @@ class SQLiteStore:
         )
         return [_to_record(row) for row in rows]
 
-    # -- source cursors (incremental sync) --------------------------------------
-    def get_cursor(self, namespace: str, uri: str) -> SourceCursor | None:
-        row = self.db.execute(
-            f"SELECT {_CURSOR_COLUMNS} FROM sources WHERE namespace = ? AND uri = ?",
-            (namespace, uri),
-        ).fetchone()
-        if row is None:
-            return None
-        values = list(row)
-        values[9], values[11] = json.loads(values[9]), json.loads(values[11])
-        return SourceCursor(*values)
-
-    def put_cursor(self, cursor: SourceCursor) -> None:
-        c = cursor
-        self.db.execute(
-            f"INSERT OR REPLACE INTO sources ({_CURSOR_COLUMNS}) VALUES ({','.join('?' * 13)})",
-            (
-                c.namespace, c.uri, c.connector, c.size, c.mtime_ns, c.fingerprint, c.offset,
-                c.line, c.tail_hash, json.dumps(c.state, ensure_ascii=False, default=str),
-                c.items, json.dumps(c.problems, ensure_ascii=False), c.last_run,
-            ),
-        )
-
-    def delete_cursor(self, namespace: str, uri: str) -> None:
-        self.db.execute("DELETE FROM sources WHERE namespace = ? AND uri = ?", (namespace, uri))
-
-    def cursor_uris_below(self, namespace: str, directory: str) -> list[str]:
-        """URIs of the known sources inside `directory` (a path ending in a separator)."""
-        rows = self.db.execute(
-            "SELECT uri FROM sources WHERE namespace = ? AND substr(uri, 1, ?) = ? ORDER BY uri",
-            (namespace, len(directory), directory),
-        )
-        return [row[0] for row in rows]
-
-    # -- supersession: edits, tombstones and removed sources leave search ------
-    def link_supersession(
-        self, rowid: int, namespace: str, connector: str, target: str, kind: str
-    ) -> None:
-        """Record that record `rowid` is an edit or tombstone of source item `target`."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO supersedes VALUES (?, ?, ?, ?, ?)",
-            (rowid, namespace, connector, target, kind),
-        )
-
-    def superseded_targets(
-        self, namespace: str, connector: str, source_ids: Sequence[str]
-    ) -> set[str]:
-        """Which of `source_ids` an edit or tombstone already names (usually none: one probe)."""
-        if not source_ids or self.db.execute("SELECT 1 FROM supersedes LIMIT 1").fetchone() is None:
-            return set()
-        found: set[str] = set()
-        ids = sorted(set(source_ids))
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            found.update(row[0] for row in self.db.execute(
-                "SELECT DISTINCT target FROM supersedes WHERE namespace = ? AND connector = ?"
-                f" AND target IN ({','.join('?' * len(part))})",
-                (namespace, connector, *part),
-            ))
-        return found
-
-    def resolve_versions(
-        self, namespace: str, connector: str, subject: str
-    ) -> tuple[list[int], list[int]]:
-        """Hide every version of source item `subject` but the newest, or all once tombstoned.
-
-        Its versions are the records with that source id and those naming it in `edited_from`
-        or `tombstone_of`; the newest has the latest `edited_at` (else occurred_at), then rowid.
-        Tombstones stay visible. Returns (rowids newly hidden, rowids shown again).
-        """
-        version = "rowid, id, coalesce(json_extract(metadata, '$.edited_at'), occurred_at)"
-        rows = self.db.execute(
-            f"SELECT {version}, NULL FROM records"
-            " WHERE namespace = ? AND connector = ? AND source_id = ?",
-            (namespace, connector, subject),
-        ).fetchall()
-        rows += self.db.execute(
-            f"SELECT {version.replace('rowid', 'r.rowid')}, s.kind FROM supersedes s"
-            " JOIN records r ON r.rowid = s.rowid"
-            " WHERE s.namespace = ? AND s.connector = ? AND s.target = ?",
-            (namespace, connector, subject),
-        ).fetchall()
-        kinds = {row[0]: row[3] for row in rows if row[3] is not None}
-        versions = {row[0]: (row[1], _moment(row[2]) or 0.0) for row in rows}
-        tombstones = sorted(r for r in versions if kinds.get(r) == "tombstone")
-        contents = [r for r in versions if kinds.get(r) != "tombstone"]
-        if tombstones:
-            keep, reason, by = None, "deleted", versions[tombstones[-1]][0]
-        elif contents:
-            keep = max(contents, key=lambda r: (versions[r][1], r))
-            reason, by = "edited", versions[keep][0]
-        else:
-            return [], []
-        want = {r for r in contents if r != keep}
-        marks = f"({','.join('?' * len(contents))})"
-        current = dict(self.db.execute(
-            f"SELECT rowid, reason FROM hidden WHERE rowid IN {marks}", contents
-        ).fetchall())
-        for rowid in want:
-            if current.get(rowid) != "removed":
-                self.db.execute(
-                    "INSERT OR REPLACE INTO hidden VALUES (?, ?, ?)", (rowid, reason, by)
-                )
-        shown = [r for r, why in current.items() if r not in want and why != "removed"]
-        self.db.executemany("DELETE FROM hidden WHERE rowid = ?", [(r,) for r in shown])
-        return sorted(r for r in want if r not in current), shown
-
-    def has_removed(self, namespace: str, connector: str, uri: str) -> bool:
-        """Whether any record of this source is hidden as removed (it may come back)."""
-        return self.db.execute(
-            "SELECT 1 FROM hidden h JOIN records r ON r.rowid = h.rowid WHERE h.reason = 'removed'"
-            " AND r.namespace = ? AND r.connector = ? AND r.uri = ? LIMIT 1",
-            (namespace, connector, uri),
-        ).fetchone() is not None
-
-    def refresh_source(
-        self, namespace: str, connector: str, uri: str, live: set[str] | None, *,
-        hide_missing: bool, by: str | None = None,
-    ) -> tuple[list[int], list[int]]:
-        """Show a source's records whose content hash is in `live`; with `hide_missing`, hide
-        the others as removed (`live` None: the whole source is gone). Returns (hidden, shown)."""
-        rows = self.db.execute(
-            "SELECT r.rowid, r.content_hash, h.reason FROM records r"
-            " LEFT JOIN hidden h ON h.rowid = r.rowid"
-            " WHERE r.namespace = ? AND r.connector = ? AND r.uri = ?",
-            (namespace, connector, uri),
-        ).fetchall()
-        hidden: list[int] = []
-        shown: list[int] = []
-        for rowid, digest, reason in rows:
-            alive = live is not None and digest in live
-            if alive and reason == "removed":
-                self.db.execute("DELETE FROM hidden WHERE rowid = ?", (rowid,))
-                shown.append(rowid)
-            elif not alive and hide_missing and reason is None:
-                self.db.execute("INSERT INTO hidden VALUES (?, 'removed', ?)", (rowid, by))
-                hidden.append(rowid)
-        return hidden, shown
-
-    def hidden_reasons(self, rowids: Sequence[int]) -> dict[int, str]:
-        """Why each of `rowids` is hidden from search (absent: it is not)."""
-        ids = [int(r) for r in rowids]
-        out: dict[int, str] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            out.update(self.db.execute(
-                f"SELECT rowid, reason FROM hidden WHERE rowid IN ({','.join('?' * len(part))})",
-                part,
-            ).fetchall())
-        return out
-
     def stats(self, namespace: str | None = None) -> dict[str, Any]:
         """Counts for the whole store, or for `namespace` and everything below it."""
         where, params = namespace_clause("namespace", namespace) if namespace else ("1", [])
         namespaces = {
-            ns: n for ns, n in self.db.execute(
+            ns: n
+            for ns, n in self.db.execute(
                 f"SELECT namespace, count(*) FROM records WHERE {where}"
                 " GROUP BY namespace ORDER BY namespace",
                 params,
             )
         }
         kinds = {
-            k: n for k, n in self.db.execute(
+            k: n
+            for k, n in self.db.execute(
                 f"SELECT kind, count(*) FROM records WHERE {where} GROUP BY kind", params
             )
         }
@@ -629,8 +468,9 @@ class SQLiteStore:
             params,
         ).fetchone()[0]
         vectors = self.db.execute(
-            "SELECT count(*) FROM vectors" if not namespace else
-            f"SELECT count(*) FROM vectors JOIN records USING (rowid) WHERE {where}",
+            "SELECT count(*) FROM vectors"
+            if not namespace
+            else f"SELECT count(*) FROM vectors JOIN records USING (rowid) WHERE {where}",
             params,
         ).fetchone()[0]
         forgotten = self.db.execute(f"SELECT count(*) FROM forgotten WHERE {where}", params)
@@ -646,35 +486,6 @@ class SQLiteStore:
             "forgotten": int(forgotten.fetchone()[0]),
             "hidden": int(hidden),
         }
-
-    # -- access keys (checked by the HTTP and MCP servers) ---------------------
-    _KEY_COLUMNS = "id, name, namespace, scope, secret_sha256, created_at, revoked_at"
-
-    def insert_key(self, row: tuple[str, str, str, str, str, float]) -> None:
-        """Store (id, name, namespace, scope, secret_sha256, created_at) of a new key."""
-        self.db.execute(
-            "INSERT INTO keys (id, name, namespace, scope, secret_sha256, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            row,
-        )
-
-    def key_rows(self) -> list[tuple[Any, ...]]:
-        return self.db.execute(
-            f"SELECT {self._KEY_COLUMNS} FROM keys ORDER BY created_at, id"
-        ).fetchall()
-
-    def key_row(self, key_id: str) -> tuple[Any, ...] | None:
-        row = self.db.execute(
-            f"SELECT {self._KEY_COLUMNS} FROM keys WHERE id = ?", (key_id,)
-        ).fetchone()
-        return tuple(row) if row else None
-
-    def revoke_key(self, key_id: str, at: float) -> bool:
-        """Mark a key revoked; False when there is no such unrevoked key."""
-        done = self.db.execute(
-            "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, key_id)
-        )
-        return done.rowcount > 0
 
 
 def _to_record(row: Sequence[Any]) -> Record:
