@@ -12,7 +12,7 @@ from ..index.vectors import VectorIndex
 from ..store.sqlite import SQLiteStore, is_unfiltered
 from ..types import Filters, Query, RetrieverHit, to_epoch
 from .fusion import Fusion, get_fusion
-from .query import affordable_terms, match_terms, query_terms
+from .query import STOPWORDS, affordable_terms, match_terms, query_terms
 from .timeparse import find_time_spans
 
 
@@ -104,10 +104,12 @@ class HybridSearcher:
         counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
         rare = affordable_terms(counts, budget)
         common = [t for t in terms if t not in rare]
-        if counts[rare[0]] > budget:  # even the rarest word is common: its newest matches
+        if counts[rare[0]] > budget:  # every word is common: the rarest one's newest matches
             floor = self.store.newest_match_floor(match_terms(rare), budget)
         scored = dict(self.store.fts_search(match_terms(rare), filters, limit, weights, floor))
-        if common:
+        # Stop words (searched only when nothing else is left) are in most records, where
+        # FTS5 floors their IDF near zero: they add nothing but reading their long lists.
+        if common and not all(t in STOPWORDS for t in common):
             both = f"({match_terms(rare)}) AND ({match_terms(common)})"
             scored.update(self.store.fts_search(both, filters, limit, weights, floor))
         return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit]
