@@ -132,14 +132,21 @@ class AgentLogConnector(LineConnector):
             yield IngestProblem(where, number, str(exc))
             return
         session = str(
-            item.get("sessionId") or item.get("session_id") or state.get("session")
+            item.get("sessionId")
+            or item.get("session_id")
+            or state.get("session")
             or Path(where).stem
         )
         ident = item.get("uuid") or item.get("id") or f"line:{number}"
         for k, (kind, body, role, actor, extra) in enumerate(found):
             yield Draft(
-                text=body, kind=kind, session_id=session, seq=next_seq(state, session),
-                actor=actor, role=role, occurred_at=moment,
+                text=body,
+                kind=kind,
+                session_id=session,
+                seq=next_seq(state, session),
+                actor=actor,
+                role=role,
+                occurred_at=moment,
                 metadata={"line": number, **extra},
                 source_id=f"{ident}" if len(found) == 1 else f"{ident}:{k + 1}",
             )
@@ -189,8 +196,15 @@ class AgentLogConnector(LineConnector):
             if kind in ("tool_use", "tool_result"):
                 yield from said()
             if kind == "tool_use" and isinstance(part, dict):
-                yield self._call(tools, role, actor, meta, part.get("id"), part.get("name"),
-                                 part.get("input", {}))
+                yield self._call(
+                    tools,
+                    role,
+                    actor,
+                    meta,
+                    part.get("id"),
+                    part.get("name"),
+                    part.get("input", {}),
+                )
             elif kind == "tool_result" and isinstance(part, dict):
                 call_id = str(part.get("tool_use_id"))
                 body = _text_of(part.get("content") or "") or "(no output)"
@@ -210,15 +224,27 @@ class AgentLogConnector(LineConnector):
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict) or not isinstance(function.get("name"), str):
                 raise ValueError("a tool call must be {'function': {'name', 'arguments'}}")
-            yield self._call(tools, role, actor, meta, call.get("id"), function["name"],
-                             function.get("arguments", {}))
+            yield self._call(
+                tools,
+                role,
+                actor,
+                meta,
+                call.get("id"),
+                function["name"],
+                function.get("arguments", {}),
+            )
         while len(tools) > MAX_REMEMBERED_TOOLS:
             tools.pop(next(iter(tools)))
 
     @staticmethod
     def _call(
-        tools: dict[str, str], role: str, actor: str, meta: dict[str, Any],
-        call_id: Any, name: Any, arguments: Any,
+        tools: dict[str, str],
+        role: str,
+        actor: str,
+        meta: dict[str, Any],
+        call_id: Any,
+        name: Any,
+        arguments: Any,
     ) -> _Item:
         """A tool call, its name remembered so its result can say which tool answered."""
         tools[str(call_id)] = str(name)
@@ -246,8 +272,15 @@ class AgentLogConnector(LineConnector):
         elif kind in ("function_call", "custom_tool_call"):
             arguments = payload.get("arguments", payload.get("input", {}))
             actor = model.get("model", "assistant")
-            yield self._call(tools, "assistant", actor, model, payload.get("call_id"),
-                             payload.get("name"), arguments)
+            yield self._call(
+                tools,
+                "assistant",
+                actor,
+                model,
+                payload.get("call_id"),
+                payload.get("name"),
+                arguments,
+            )
         elif kind in ("function_call_output", "custom_tool_call_output"):
             output = payload.get("output")
             if isinstance(output, dict):

@@ -276,12 +276,43 @@ class TextConnector(_DocumentConnector):
 _SKIPPED_TAGS = frozenset(
     ("script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "nav")
 )
-_BLOCK_TAGS = frozenset((
-    "address", "article", "aside", "blockquote", "body", "dd", "details", "dialog", "div", "dl",
-    "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main",
-    "nav", "ol", "p", "section", "table", "tbody", "thead", "tfoot", "tr", "ul", "br", "caption",
-    "summary",
-))
+_BLOCK_TAGS = frozenset(
+    (
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "br",
+        "caption",
+        "summary",
+    )
+)
 
 
 def html_to_markdown(html: str) -> tuple[str, str]:
@@ -394,7 +425,12 @@ class PdfConnector(_DocumentConnector):
                         if title:
                             metadata["title"] = title
                         yield Draft(
-                            text=chunk, kind="document_chunk", session_id=path.stem, seq=index,
-                            occurred_at=occurred, metadata=metadata, source_id=f"chunk:{index}",
+                            text=chunk,
+                            kind="document_chunk",
+                            session_id=path.stem,
+                            seq=index,
+                            occurred_at=occurred,
+                            metadata=metadata,
+                            source_id=f"chunk:{index}",
                         )
                         index += 1

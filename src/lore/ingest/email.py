@@ -94,7 +94,8 @@ def _ids(value: Any) -> list[str]:
 def _body(message: EmailMessage) -> tuple[str, list[str]]:
     """The message's text (plain preferred, else HTML as text) and its attachment names."""
     attachments = [
-        str(part.get_filename()) for part in message.walk()
+        str(part.get_filename())
+        for part in message.walk()
         if part.get_content_disposition() == "attachment" and part.get_filename()
     ]
     part = message.get_body(preferencelist=("plain", "html"))
@@ -151,8 +152,12 @@ class EmailConnector(Connector):
             return True
         block = lines[: next((i for i, line in enumerate(lines) if not line.strip()), len(lines))]
         names = {line.split(":", 1)[0].lower() for line in block if _HEADER.match(line)}
-        return bool(block) and _HEADER.match(block[0]) is not None and {
-            "from", "date"} <= names and bool(names & {"message-id", "subject"})
+        return (
+            bool(block)
+            and _HEADER.match(block[0]) is not None
+            and {"from", "date"} <= names
+            and bool(names & {"message-id", "subject"})
+        )
 
     @classmethod
     def sniff_directory(cls, path: Path) -> bool:
@@ -227,9 +232,14 @@ class EmailConnector(Connector):
             text = body.strip()  # a message that only quotes: keep what it is
         subject = " ".join(str(message.get("Subject") or "").split())
         own = _ids(message.get("Message-ID"))
-        mid = own[0] if own else "no-id:" + hashlib.sha256(
-            f"{message.get('From')}|{message.get('Date')}|{subject}|{body}".encode()
-        ).hexdigest()[:16]
+        mid = (
+            own[0]
+            if own
+            else "no-id:"
+            + hashlib.sha256(
+                f"{message.get('From')}|{message.get('Date')}|{subject}|{body}".encode()
+            ).hexdigest()[:16]
+        )
         moment: datetime | None = None
         if message.get("Date"):
             try:
@@ -247,9 +257,12 @@ class EmailConnector(Connector):
             text = f"{subject}\n\n{text}"
         name, address = parseaddr(str(message.get("From")))
         metadata: dict[str, Any] = {
-            "message_id": mid, "subject": subject, "from": address or None,
+            "message_id": mid,
+            "subject": subject,
+            "from": address or None,
             "to": [a for _, a in getaddresses([str(message.get("To") or "")]) if a],
-            "in_reply_to": replied[0] if replied else None, "references": references,
+            "in_reply_to": replied[0] if replied else None,
+            "references": references,
             "line": mail.line,
         }
         if mail.file:
@@ -263,7 +276,13 @@ class EmailConnector(Connector):
         if attachments:
             metadata["attachments"] = attachments
         yield Draft(
-            text=text, kind="message", session_id=roots.get(mid, mid),
-            seq=int(moment.timestamp()) if moment else None, actor=name or address or None,
-            role=None, occurred_at=moment, metadata=metadata, source_id=mid,
+            text=text,
+            kind="message",
+            session_id=roots.get(mid, mid),
+            seq=int(moment.timestamp()) if moment else None,
+            actor=name or address or None,
+            role=None,
+            occurred_at=moment,
+            metadata=metadata,
+            source_id=mid,
         )

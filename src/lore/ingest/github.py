@@ -9,7 +9,7 @@ from typing import Any
 
 from ..types import Draft, IngestProblem
 from .base import Connector, Parsed, parse_time
-from .jsondoc import decode_bytes, documents, type_name
+from .jsondoc import documents, read_text, type_name
 
 _API = re.compile(r"/repos/([^/]+/[^/]+)/(?:issues|pulls)/(\d+)")
 _HTML = re.compile(r"github\.com/([^/]+/[^/]+)/(?:issues|pull)/(\d+)")
@@ -62,8 +62,11 @@ class GitHubConnector(Connector):
     @classmethod
     def sniff_directory(cls, path: Path) -> bool:
         files = sorted(p for p in path.glob("*.json") if p.is_file())[:3]
-        if not files or any(p.is_file() and p.suffix != ".json" for p in path.iterdir()
-                            if not p.name.startswith(".")):
+        if not files or any(
+            p.is_file() and p.suffix != ".json"
+            for p in path.iterdir()
+            if not p.name.startswith(".")
+        ):
             return False
         for file in files:
             with file.open("r", encoding="utf-8", errors="replace") as handle:
@@ -78,11 +81,7 @@ class GitHubConnector(Connector):
 
     def _file(self, file: Path, root: Path) -> Iterator[Parsed]:
         where = str(file)
-        try:
-            text = decode_bytes(file.read_bytes(), where)
-        except OSError as exc:
-            yield IngestProblem(where, None, f"cannot read: {exc.strerror or exc}")
-            return
+        text = read_text(file)
         if isinstance(text, IngestProblem):
             yield text
             return
@@ -126,8 +125,10 @@ class GitHubConnector(Connector):
         metadata: dict[str, Any] = {"url": item.get("html_url"), "repo": repo, "number": number}
         if kind == "review":
             state = str(item.get("state") or "COMMENTED")
-            text = body.strip() if body and body.strip() else f"{author or 'someone'} " + (
-                REVIEW_WORDS.get(state, state.lower())
+            text = (
+                body.strip()
+                if body and body.strip()
+                else f"{author or 'someone'} " + (REVIEW_WORDS.get(state, state.lower()))
             )
             metadata.update(type="review", review_state=state, commit_id=item.get("commit_id"))
             when = item.get("submitted_at") or item.get("created_at")
@@ -138,15 +139,26 @@ class GitHubConnector(Connector):
             metadata["type"] = kind
             when = item.get("created_at")
             if kind == "review_comment":
-                metadata.update(path=item.get("path"), diff_line=item.get("line") or
-                                item.get("original_line"), in_reply_to=item.get("in_reply_to_id"))
+                metadata.update(
+                    path=item.get("path"),
+                    diff_line=item.get("line") or item.get("original_line"),
+                    in_reply_to=item.get("in_reply_to_id"),
+                )
         moment = _time(when, "created_at" if kind != "review" else "submitted_at")
         _edited(item, metadata)
         source = f"{session}:{kind}:{_id(item)}"
-        return [Draft(
-            text=text, kind="message", session_id=session, seq=int(moment.timestamp()),
-            actor=author, occurred_at=moment, metadata=metadata, source_id=source,
-        )]
+        return [
+            Draft(
+                text=text,
+                kind="message",
+                session_id=session,
+                seq=int(moment.timestamp()),
+                actor=author,
+                occurred_at=moment,
+                metadata=metadata,
+                source_id=source,
+            )
+        ]
 
     def _issue(self, item: dict[str, Any]) -> list[Draft]:
         number = item.get("number")
@@ -164,9 +176,13 @@ class GitHubConnector(Connector):
             for label in item.get("labels") or []
         ]
         metadata: dict[str, Any] = {
-            "url": item.get("html_url"), "repo": repo, "number": number,
-            "type": "pull_request" if is_pr else "issue", "title": title,
-            "state": item.get("state"), "labels": labels,
+            "url": item.get("html_url"),
+            "repo": repo,
+            "number": number,
+            "type": "pull_request" if is_pr else "issue",
+            "title": title,
+            "state": item.get("state"),
+            "labels": labels,
         }
         merged = item.get("merged_at") or (item.get("pull_request") or {}).get("merged_at")
         if merged:
@@ -175,10 +191,18 @@ class GitHubConnector(Connector):
         _edited(item, metadata)
         author = _login(item)
         text = f"{title}\n\n{body.strip()}" if body and body.strip() else title
-        drafts = [Draft(
-            text=text, kind="message", session_id=session, seq=int(moment.timestamp()),
-            actor=author, occurred_at=moment, metadata=metadata, source_id=session,
-        )]
+        drafts = [
+            Draft(
+                text=text,
+                kind="message",
+                session_id=session,
+                seq=int(moment.timestamp()),
+                actor=author,
+                occurred_at=moment,
+                metadata=metadata,
+                source_id=session,
+            )
+        ]
         what = "pull request" if is_pr else "issue"
         for event, key in (("merged", "merged_at"), ("closed", "closed_at")):
             stamp = merged if key == "merged_at" else item.get(key)
@@ -186,12 +210,18 @@ class GitHubConnector(Connector):
                 continue
             at = _time(stamp, key)
             who = _login(item, "merged_by" if event == "merged" else "closed_by")
-            drafts.append(Draft(
-                text=f"{what} {session} {event}" + (f" by {who}" if who else ""), kind="event",
-                session_id=session, seq=int(at.timestamp()), actor=who, occurred_at=at,
-                metadata={"url": item.get("html_url"), "type": event, "number": number},
-                source_id=f"{session}:{event}:{stamp}",
-            ))
+            drafts.append(
+                Draft(
+                    text=f"{what} {session} {event}" + (f" by {who}" if who else ""),
+                    kind="event",
+                    session_id=session,
+                    seq=int(at.timestamp()),
+                    actor=who,
+                    occurred_at=at,
+                    metadata={"url": item.get("html_url"), "type": event, "number": number},
+                    source_id=f"{session}:{event}:{stamp}",
+                )
+            )
         return drafts
 
 

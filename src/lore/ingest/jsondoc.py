@@ -7,12 +7,13 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..types import IngestProblem
 
 _WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,14 @@ class JsonDocument:
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
+def read_text(path: Path) -> str | IngestProblem:
+    """A file's text, or the problem that stops it being read (I/O error or bad encoding)."""
+    try:
+        return decode_bytes(path.read_bytes(), str(path))
+    except OSError as exc:
+        return IngestProblem(str(path), None, f"cannot read: {exc.strerror or exc}")
+
+
 def decode_bytes(data: bytes, where: str) -> str | IngestProblem:
     """UTF-8 text (a BOM is dropped), or a problem naming the line of the first bad byte."""
     try:
@@ -37,7 +46,7 @@ def decode_bytes(data: bytes, where: str) -> str | IngestProblem:
         return IngestProblem(where, line, f"not UTF-8 text: byte 0x{data[exc.start]:02x}")
 
 
-def _skip(text: str, pos: int) -> int:
+def skip_space(text: str, pos: int) -> int:
     match = _WS.match(text, pos)
     return match.end() if match else pos
 
@@ -50,33 +59,33 @@ def documents(text: str, where: str) -> Iterator[JsonDocument | IngestProblem]:
     def line_of(offset: int) -> int:
         return bisect_right(newlines, offset - 1) + 1
 
-    pos = _skip(text, 0)
+    pos = skip_space(text, 0)
     if pos >= len(text):
         yield IngestProblem(where, 1, "empty file: expected JSON")
         return
     while pos < len(text):
         try:
-            value, end = _DECODER.raw_decode(text, pos)
+            value, end = DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             yield IngestProblem(where, exc.lineno, f"invalid JSON at column {exc.colno}: {exc.msg}")
             return
         lines: tuple[int, ...] = ()
         if isinstance(value, list):
-            lines = tuple(line_of(offset) for offset in _item_offsets(text, pos))
+            lines = tuple(line_of(offset) for offset in item_offsets(text, pos))
         yield JsonDocument(value, line_of(pos), lines)
-        pos = _skip(text, end)
+        pos = skip_space(text, end)
 
 
-def _item_offsets(text: str, pos: int) -> list[int]:
+def item_offsets(text: str, pos: int) -> list[int]:
     """Start offsets of the elements of the (already decoded) JSON array at `pos`."""
     offsets: list[int] = []
-    pos = _skip(text, pos + 1)
+    pos = skip_space(text, pos + 1)
     while text[pos] != "]":
         offsets.append(pos)
-        _, pos = _DECODER.raw_decode(text, pos)
-        pos = _skip(text, pos)
+        _, pos = DECODER.raw_decode(text, pos)
+        pos = skip_space(text, pos)
         if text[pos] == ",":
-            pos = _skip(text, pos + 1)
+            pos = skip_space(text, pos + 1)
     return offsets
 
 

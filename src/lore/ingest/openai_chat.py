@@ -13,44 +13,25 @@ from typing import Any
 
 from ..types import Draft, IngestProblem
 from .base import Connector, Parsed, parse_time
+from .jsondoc import DECODER, item_offsets, skip_space
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 RUN_TIME_KEYS = ("created", "timestamp", "created_at")
-_WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-
-
-def _skip(text: str, pos: int) -> int:
-    match = _WS.match(text, pos)
-    return match.end() if match else pos
-
-
-def _array_offsets(text: str, pos: int) -> list[int]:
-    """Start offsets of the elements of the (already validated) JSON array at `pos`."""
-    offsets: list[int] = []
-    pos = _skip(text, pos + 1)
-    while text[pos] != "]":
-        offsets.append(pos)
-        _, pos = _DECODER.raw_decode(text, pos)
-        pos = _skip(text, pos)
-        if text[pos] == ",":
-            pos = _skip(text, pos + 1)
-    return offsets
 
 
 def _member_offset(text: str, pos: int, key: str) -> int | None:
     """Start offset of `key`'s value in the (already validated) JSON object at `pos`."""
     found = None
-    pos = _skip(text, pos + 1)
+    pos = skip_space(text, pos + 1)
     while text[pos] != "}":
-        name, pos = _DECODER.raw_decode(text, pos)
-        pos = _skip(text, _skip(text, pos) + 1)  # past the ':'
+        name, pos = DECODER.raw_decode(text, pos)
+        pos = skip_space(text, skip_space(text, pos) + 1)  # past the ':'
         if name == key:
             found = pos  # the last duplicate wins, as in json.loads
-        _, pos = _DECODER.raw_decode(text, pos)
-        pos = _skip(text, pos)
+        _, pos = DECODER.raw_decode(text, pos)
+        pos = skip_space(text, pos)
         if text[pos] == ",":
-            pos = _skip(text, pos + 1)
+            pos = skip_space(text, pos + 1)
     return found
 
 
@@ -136,7 +117,7 @@ class OpenAIChatConnector(Connector):
         def line_of(offset: int | None) -> int | None:
             return None if offset is None else bisect_right(newlines, offset - 1) + 1
 
-        start = _skip(text, 0)
+        start = skip_space(text, 0)
         runs: list[_Run | IngestProblem] = []
         if isinstance(data, dict):
             if not isinstance(data.get("messages"), list):
@@ -145,7 +126,7 @@ class OpenAIChatConnector(Connector):
                 return
             runs.append(self._run(where, path.stem, data, text, start, line_of))
         elif isinstance(data, list) and any(_is_run(item) for item in data):
-            offsets = _array_offsets(text, start)
+            offsets = item_offsets(text, start)
             for number, (item, offset) in enumerate(zip(data, offsets, strict=True), start=1):
                 if not _is_run(item) or not isinstance(item["messages"], list):
                     reason = f"run {number}: expected an object with a 'messages' list"
@@ -154,7 +135,7 @@ class OpenAIChatConnector(Connector):
                     stem = f"{path.stem}-{number}" if len(data) > 1 else path.stem
                     runs.append(self._run(where, stem, item, text, offset, line_of))
         elif isinstance(data, list):
-            lines = [line_of(offset) for offset in _array_offsets(text, start)]
+            lines = [line_of(offset) for offset in item_offsets(text, start)]
             runs.append(_Run(path.stem, data, lines))
         else:
             reason = f"expected a list or an object, got {type(data).__name__}"
@@ -186,7 +167,7 @@ class OpenAIChatConnector(Connector):
         except (ValueError, OverflowError, OSError) as exc:
             return IngestProblem(where, line_of(offset), f"run {session}: bad timestamp: {exc}")
         messages_at = _member_offset(text, offset, "messages")
-        lines = [line_of(o) for o in _array_offsets(text, messages_at or offset)]
+        lines = [line_of(o) for o in item_offsets(text, messages_at or offset)]
         return _Run(str(session), data["messages"], lines, occurred, metadata)
 
     def _messages(self, where: str, run: _Run) -> Iterator[Parsed]:
@@ -244,8 +225,13 @@ class OpenAIChatConnector(Connector):
 
         def draft(kind: str, body: str, source: str, **extra: Any) -> Draft:
             return Draft(
-                text=body, kind=kind, session_id=run.session_id, actor=actor, role=role,
-                occurred_at=occurred, metadata={**base, **extra},
+                text=body,
+                kind=kind,
+                session_id=run.session_id,
+                actor=actor,
+                role=role,
+                occurred_at=occurred,
+                metadata={**base, **extra},
                 source_id=f"{run.session_id}:{source}",
             )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..types import Draft, IngestProblem
 from .base import Connector, Parsed
-from .jsondoc import decode_bytes, documents, type_name
+from .jsondoc import documents, read_text, type_name
 
 USAGE_KEYS = {
     "gen_ai.usage.input_tokens": "input_tokens",
@@ -99,22 +99,34 @@ def _parts(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]], list[dic
         elif isinstance(part, dict):
             kind = part.get("type")
             if kind == "tool_call":
-                calls.append({"id": part.get("id"), "name": part.get("name"),
-                              "arguments": part.get("arguments")})
+                calls.append(
+                    {
+                        "id": part.get("id"),
+                        "name": part.get("name"),
+                        "arguments": part.get("arguments"),
+                    }
+                )
             elif kind in ("tool_call_response", "tool_result"):
-                results.append({"id": part.get("id"),
-                                "result": part.get("response", part.get("result"))})
+                results.append(
+                    {"id": part.get("id"), "result": part.get("response", part.get("result"))}
+                )
             elif isinstance(body := part.get("content", part.get("text")), str):
                 texts.append(body)
     for call in message.get("tool_calls") or []:
         if isinstance(call, dict):
             inner = call.get("function")
             function: dict[str, Any] = inner if isinstance(inner, dict) else call
-            calls.append({"id": call.get("id"), "name": function.get("name"),
-                          "arguments": function.get("arguments")})
+            calls.append(
+                {
+                    "id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments"),
+                }
+            )
     if message.get("role") == "tool" and texts and not results:
-        results.append({"id": message.get("tool_call_id") or message.get("id"),
-                        "result": "\n".join(texts)})
+        results.append(
+            {"id": message.get("tool_call_id") or message.get("id"), "result": "\n".join(texts)}
+        )
         texts = []
     return "\n".join(t for t in texts if t.strip()), calls, results
 
@@ -140,11 +152,7 @@ class OtelConnector(Connector):
 
     def parse(self, path: Path) -> Iterator[Parsed]:
         where = str(path)
-        try:
-            text = decode_bytes(path.read_bytes(), where)
-        except OSError as exc:
-            yield IngestProblem(where, None, f"cannot read: {exc.strerror or exc}")
-            return
+        text = read_text(path)
         if isinstance(text, IngestProblem):
             yield text
             return
@@ -204,8 +212,14 @@ class OtelConnector(Connector):
                 extra = {**unbilled, **extra}
                 unbilled.clear()
             return Draft(
-                text=text, kind=kind, session_id=trace, seq=start + count, actor=str(actor),
-                role=role, occurred_at=_moment(start), metadata={**base, **extra},
+                text=text,
+                kind=kind,
+                session_id=trace,
+                seq=start + count,
+                actor=str(actor),
+                role=role,
+                occurred_at=_moment(start),
+                metadata={**base, **extra},
                 source_id=f"{trace}:{span.get('spanId')}:{count}",
             )
 
@@ -222,8 +236,13 @@ class OtelConnector(Connector):
                 if call_key not in memory:
                     memory.add(call_key)
                     body = f"call {call['name']}({_as_text(call['arguments'] or {})})"
-                    yield draft("tool_call", body, role, actor,
-                                {"tool": call["name"], "call_id": call["id"], "output": is_output})
+                    yield draft(
+                        "tool_call",
+                        body,
+                        role,
+                        actor,
+                        {"tool": call["name"], "call_id": call["id"], "output": is_output},
+                    )
             for result in results:
                 result_key = f"result:{result['id'] or json.dumps(result, default=str)}"
                 if result_key not in memory:
@@ -235,8 +254,13 @@ class OtelConnector(Connector):
         if tool and f"call:{call_id}" not in memory:
             memory.add(f"call:{call_id}")
             arguments = attrs.get("gen_ai.tool.call.arguments", {})
-            yield draft("tool_call", f"call {tool}({_as_text(arguments)})", "assistant",
-                        agent or "assistant", {"tool": tool, "call_id": call_id})
+            yield draft(
+                "tool_call",
+                f"call {tool}({_as_text(arguments)})",
+                "assistant",
+                agent or "assistant",
+                {"tool": tool, "call_id": call_id},
+            )
         if tool and "gen_ai.tool.call.result" in attrs and f"result:{call_id}" not in memory:
             memory.add(f"result:{call_id}")
             body = _as_text(attrs["gen_ai.tool.call.result"]) or "(no output)"
@@ -254,8 +278,14 @@ class OtelConnector(Connector):
         """(input messages, output messages) from whichever convention the span uses."""
         inputs: list[dict[str, Any]] = []
         if "gen_ai.system_instructions" in attrs:
-            inputs += [{"role": "system", "parts": _messages(
-                attrs["gen_ai.system_instructions"], "gen_ai.system_instructions")}]
+            inputs += [
+                {
+                    "role": "system",
+                    "parts": _messages(
+                        attrs["gen_ai.system_instructions"], "gen_ai.system_instructions"
+                    ),
+                }
+            ]
         if "gen_ai.input.messages" in attrs:
             inputs += _messages(attrs["gen_ai.input.messages"], "gen_ai.input.messages")
         outputs: list[dict[str, Any]] = []

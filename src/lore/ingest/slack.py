@@ -23,8 +23,18 @@ _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 EVENT_SUBTYPES = frozenset(
-    ("channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
-     "channel_archive", "channel_unarchive", "group_join", "group_leave", "pinned_item")
+    (
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "group_join",
+        "group_leave",
+        "pinned_item",
+    )
 )
 
 
@@ -65,8 +75,12 @@ def slack_time(ts: Any) -> tuple[datetime, int]:
 
 def _user_name(user: dict[str, Any]) -> str | None:
     profile: dict[str, Any] = user["profile"] if isinstance(user.get("profile"), dict) else {}
-    for value in (profile.get("real_name"), user.get("real_name"),
-                  profile.get("display_name"), user.get("name")):
+    for value in (
+        profile.get("real_name"),
+        user.get("real_name"),
+        profile.get("display_name"),
+        user.get("name"),
+    ):
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
@@ -166,8 +180,13 @@ class SlackConnector(Connector):
         yield from documents(text, where)
 
     def _day(
-        self, export: _Export, member: str, cid: str, session: str,
-        users: dict[str, str], channels: dict[str, str],
+        self,
+        export: _Export,
+        member: str,
+        cid: str,
+        session: str,
+        users: dict[str, str],
+        channels: dict[str, str],
     ) -> Iterator[Parsed]:
         where = export.where(member)
         for document in self._documents(export, member):
@@ -190,8 +209,12 @@ class SlackConnector(Connector):
                     yield replace(draft, metadata={**draft.metadata, "file": member, "line": line})
 
     def _message(
-        self, message: Any, cid: str, session: str,
-        users: dict[str, str], channels: dict[str, str],
+        self,
+        message: Any,
+        cid: str,
+        session: str,
+        users: dict[str, str],
+        channels: dict[str, str],
     ) -> Draft | None:
         if not isinstance(message, dict):
             raise ValueError(f"expected an object, got {type_name(message)}")
@@ -211,8 +234,12 @@ class SlackConnector(Connector):
             slack_time(gone)  # validates it
             who = actor or "someone"
             return Draft(
-                text=f"{who} deleted a message in #{session}", kind="event", session_id=session,
-                seq=micros, actor=actor, occurred_at=moment,
+                text=f"{who} deleted a message in #{session}",
+                kind="event",
+                session_id=session,
+                seq=micros,
+                actor=actor,
+                occurred_at=moment,
                 metadata={**metadata, "tombstone_of": f"{cid}:{gone}", "subtype": subtype},
                 source_id=f"{cid}:{gone}:deleted",
             )
@@ -241,9 +268,14 @@ class SlackConnector(Connector):
             metadata["edited_from"] = source_id
             metadata["edited_at"] = slack_time(change["ts"])[0].isoformat()
         return Draft(
-            text=text, kind="event" if subtype in EVENT_SUBTYPES else "message",
-            session_id=session, seq=micros, actor=actor, occurred_at=moment,
-            metadata=metadata, source_id=source_id,
+            text=text,
+            kind="event" if subtype in EVENT_SUBTYPES else "message",
+            session_id=session,
+            seq=micros,
+            actor=actor,
+            occurred_at=moment,
+            metadata=metadata,
+            source_id=source_id,
         )
 
     @staticmethod

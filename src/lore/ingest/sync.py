@@ -161,7 +161,9 @@ def _fingerprint(path: Path) -> tuple[int, int, str]:
             info = entry.stat()
             size += info.st_size
             latest = max(latest, info.st_mtime_ns)
-            digest.update(f"{entry.relative_to(path)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{entry.relative_to(path)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
+            )
     return size, latest, digest.hexdigest()
 
 
@@ -181,7 +183,9 @@ class Syncer:
     """Reads sources into the store through the writer, keeping a cursor per source."""
 
     def __init__(
-        self, store: SQLiteStore, writer: RecordWriter,
+        self,
+        store: SQLiteStore,
+        writer: RecordWriter,
         on_visibility: Callable[[list[int], list[int]], None] | None = None,
     ) -> None:
         self.store = store
@@ -200,6 +204,7 @@ class Syncer:
         on_source: Callable[[SourceResult], None] | None = None,
     ) -> SyncReport:
         """Sync every source under `paths`; files gone from a walked folder count as removed."""
+
         def known(path: Path) -> str | None:
             cursor = self.store.get_cursor(namespace, str(path))
             return cursor.connector if cursor is not None else None
@@ -209,8 +214,13 @@ class Syncer:
         for source, name in planned:
             try:
                 result = self.sync_source(
-                    source, name, namespace=namespace, full=full, settle=settle,
-                    progress=progress, sticky=fmt == "auto",
+                    source,
+                    name,
+                    namespace=namespace,
+                    full=full,
+                    settle=settle,
+                    progress=progress,
+                    sticky=fmt == "auto",
                 )
             except IngestError as exc:
                 problem = IngestProblem(exc.file or str(source), exc.line, exc.reason)
@@ -256,7 +266,9 @@ class Syncer:
                 cursor = None  # read under another format before: a different source
         connector = get_connector(name)
         same = cursor is not None and (cursor.size, cursor.mtime_ns, cursor.fingerprint) == (
-            size, mtime_ns, fingerprint
+            size,
+            mtime_ns,
+            fingerprint,
         )
         read_all = cursor is not None and (not connector.appendable or cursor.offset >= size)
         if cursor is not None and same and not full and read_all:
@@ -270,8 +282,11 @@ class Syncer:
         status = "new" if cursor is None else "changed"
         resume = Resume()
         if (
-            cursor is not None and not full and connector.appendable
-            and size >= cursor.offset and _tail_hash(path, cursor.offset) == cursor.tail_hash
+            cursor is not None
+            and not full
+            and connector.appendable
+            and size >= cursor.offset
+            and _tail_hash(path, cursor.offset) == cursor.tail_hash
         ):
             status = "appended"
             resume = Resume(cursor.offset, cursor.line, dict(cursor.state.get("resume", {})))
@@ -287,8 +302,13 @@ class Syncer:
         else:
             items = connector.parse(path)
         report = self.writer.write(
-            items, namespace=namespace, connector=name, uri=uri, progress=progress,
-            versioned=connector.versioned, tally=tally,
+            items,
+            namespace=namespace,
+            connector=name,
+            uri=uri,
+            progress=progress,
+            versioned=connector.versioned,
+            tally=tally,
         )
         hidden = len(tally.hidden)
         if tally.hashes and status != "appended":
@@ -300,17 +320,28 @@ class Syncer:
             self._notify(gone, back)
         problems = [*base_problems, *report.problems]
         failed = base_failed + report.failed
-        self.store.put_cursor(SourceCursor(
-            namespace, uri, name, size, mtime_ns, fingerprint,
-            offset=resume.offset, line=resume.line,
-            tail_hash=_tail_hash(path, resume.offset) if connector.appendable else "",
-            state={"resume": resume.state, "failed": failed},
-            items=base_items + report.added + report.duplicates,
-            problems=[[p.file, p.line, p.reason] for p in problems[:MAX_KEPT_PROBLEMS]],
-            last_run=time.time(),
-        ))
+        self.store.put_cursor(
+            SourceCursor(
+                namespace,
+                uri,
+                name,
+                size,
+                mtime_ns,
+                fingerprint,
+                offset=resume.offset,
+                line=resume.line,
+                tail_hash=_tail_hash(path, resume.offset) if connector.appendable else "",
+                state={"resume": resume.state, "failed": failed},
+                items=base_items + report.added + report.duplicates,
+                problems=[[p.file, p.line, p.reason] for p in problems[:MAX_KEPT_PROBLEMS]],
+                last_run=time.time(),
+            )
+        )
         whole = IngestReport(
-            report.added, base_items + report.duplicates, failed, tuple(problems),
+            report.added,
+            base_items + report.duplicates,
+            failed,
+            tuple(problems),
             report.record_ids,
         )
         return SourceResult(uri, name, status, whole, hidden)

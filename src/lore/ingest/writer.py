@@ -44,8 +44,15 @@ def _namespace_of(draft: Draft, namespace: str) -> str:
 def content_hash(draft: Draft) -> str:
     """What makes two drafts from the same source the same record."""
     payload = json.dumps(
-        [draft.kind, draft.session_id, draft.seq, draft.actor, draft.role,
-         to_epoch(draft.occurred_at), draft.text],
+        [
+            draft.kind,
+            draft.session_id,
+            draft.seq,
+            draft.actor,
+            draft.role,
+            to_epoch(draft.occurred_at),
+            draft.text,
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -63,7 +70,10 @@ class WriteTally:
 
     def report(self) -> IngestReport:
         return IngestReport(
-            self.added, self.duplicates, len(self.problems), tuple(self.problems),
+            self.added,
+            self.duplicates,
+            len(self.problems),
+            tuple(self.problems),
             tuple(self.record_ids),
         )
 
@@ -247,4 +257,3 @@ class RecordWriter:
             hidden += more_hidden
             shown += more_shown
         return hidden, shown
-
