@@ -16,7 +16,13 @@ from mcp.client.streamable_http import streamable_http_client
 from lore.server.testing import make_key, running_server
 
 LORE = str(Path(sys.executable).with_name("lore"))
-TOOLS = {"search", "context", "expand", "remember", "forget", "fold"}
+TOOLS = {"search", "context", "expand", "remember", "forget", "fold", "memories", "distill"}
+
+
+@pytest.fixture(autouse=True)
+def _rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`distill` takes the rule path whatever the developer's environment says."""
+    monkeypatch.delenv("LORE_LLM_URL", raising=False)
 
 
 def _text(result: Any) -> str:
@@ -33,10 +39,31 @@ async def _exercise(client: Client) -> dict[str, str]:
         "The payment webhook retried and booked INV-7 twice; fixed by idempotency keys.",
     ]
     for note in notes:
-        done = await client.call_tool("remember", {"text": note, "actor": "agent"})
+        args = {"text": note, "actor": "agent", "session": "ops"}
+        done = await client.call_tool("remember", args)
         assert not done.is_error and "Remembered as record:" in _text(done)
-    again = await client.call_tool("remember", {"text": notes[0], "actor": "agent"})
+    again = await client.call_tool("remember", {"text": notes[0], "actor": "agent",
+                                                "session": "ops"})
     assert "Already remembered" in _text(again)
+    none = await client.call_tool("memories", {})
+    assert not none.is_error and "No memories" in _text(none) and "distill" in _text(none)
+    made = await client.call_tool("distill", {})
+    out["distill"] = _text(made)
+    assert not made.is_error and out["distill"].startswith("Distilled 2 new records in 1")
+    assert "1 episode" in out["distill"] and "0 LLM calls" in out["distill"]
+    twice = await client.call_tool("distill", {})
+    assert "nothing new" in _text(twice)
+    listed = await client.call_tool("memories", {"kind": "episode", "limit": 5})
+    out["memories"] = _text(listed)
+    assert not listed.is_error and out["memories"].startswith("1 memory in team/agents")
+    assert "· episode ·" in out["memories"] and " evidence" in out["memories"]
+    memory = out["memories"].split("memory:", 1)[1].split()[0]
+    evidence = await client.call_tool("expand", {"handle": f"memory:{memory}"})
+    assert not evidence.is_error and "INC-42" in _text(evidence)
+    earlier = await client.call_tool("memories", {"as_of": "2000-01-01"})
+    assert "No memories" in _text(earlier) and "as of 2000-01-01" in _text(earlier)
+    wrong = await client.call_tool("memories", {"as_of": "someday"})
+    assert wrong.is_error and "not a date" in _text(wrong)
     found = await client.call_tool("search", {"query": "why no deploys on Friday?", "k": 3})
     out["search"] = _text(found)
     assert not found.is_error and "record:" in out["search"] and "INC-42" in out["search"]
@@ -114,7 +141,7 @@ def test_http_mcp_needs_a_key(tmp_path: Path) -> None:
         assert response.json()["error"]["code"] == "unauthenticated"
 
 
-def test_read_key_cannot_remember_and_says_why(tmp_path: Path) -> None:
+def test_read_key_cannot_remember_or_distill_and_says_why(tmp_path: Path) -> None:
     db = tmp_path / "lore.db"
     with running_server(db) as server:
         key = make_key(db, "team", "read")
@@ -124,10 +151,14 @@ def test_read_key_cannot_remember_and_says_why(tmp_path: Path) -> None:
             async with httpx2.AsyncClient(headers=headers, timeout=30) as http, Client(
                 streamable_http_client(f"{server.url}/mcp", http_client=http)
             ) as client:
-                return await client.call_tool("remember", {"text": "hello"})
+                return [await client.call_tool("remember", {"text": "hello"}),
+                        await client.call_tool("distill", {}),
+                        await client.call_tool("memories", {})]
 
-        result = asyncio.run(run())
-        assert result.is_error and "needs a write key" in _text(result)
+        remembered, distilled, listed = asyncio.run(run())
+        assert remembered.is_error and "needs a write key" in _text(remembered)
+        assert distilled.is_error and "distill needs a write key" in _text(distilled)
+        assert not listed.is_error and "No memories in team" in _text(listed)
 
 
 @pytest.mark.parametrize("tool", sorted(TOOLS))

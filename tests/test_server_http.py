@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def test_health_needs_no_key_and_docs_are_served(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert {"/v1/search", "/v1/context", "/v1/expand", "/v1/forget", "/v1/records",
-            "/v1/ingest", "/v1/stats"} <= set(schema["paths"])
+            "/v1/ingest", "/v1/stats", "/v1/distill", "/v1/memories",
+            "/v1/memories/{memory_id}"} <= set(schema["paths"])
     assert "swagger" in httpx.get(f"{server.url}/docs").text.lower()
 
 
@@ -203,3 +205,101 @@ def test_no_auth_serves_every_namespace_on_loopback(tmp_path: Path) -> None:
         records = {"namespace": "a/b", "records": [{"text": "open to all on loopback"}]}
         assert http.post("/v1/records", json=records).json()["added"] == 1
         assert http.get("/v1/stats").json()["namespaces"] == {"a/b": 1}
+
+
+CHAT = [
+    {"text": "I live in Berlin and love it.", "actor": "alice", "session": "m1", "seq": 1,
+     "occurred_at": "2023-01-05T12:00:00Z"},
+    {"text": "We decided to ship the billing service on Friday.", "actor": "bob",
+     "session": "m1", "seq": 2, "occurred_at": "2023-01-05T12:01:00Z"},
+    {"text": "Big news: I moved to Lisbon last month!", "actor": "alice", "session": "m2",
+     "seq": 1, "occurred_at": "2024-03-01T12:00:00Z"},
+    {"text": "Congratulations, Alice!", "actor": "bob", "session": "m2", "seq": 2,
+     "occurred_at": "2024-03-01T12:01:00Z"},
+]
+
+
+def test_distill_then_list_page_and_get_memories(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LORE_LLM_URL", raising=False)
+    with _client(server, "mem", "write") as http:
+        added = http.post("/v1/records", json={"records": CHAT}).json()
+        assert added["added"] == 4
+        report = http.post("/v1/distill", json={}).json()
+        assert report["namespace"] == "mem" and report["method"] == "rules-v1"
+        assert report["records"] == 4 and report["sessions"] == 2
+        assert report["made"]["fact"] >= 2 and report["made"]["episode"] == 2
+        assert report["made"]["decision"] == 1 and report["superseded"] >= 1
+        assert report["llm_calls"] == 0 and report["tokens"] == 0 and report["seconds"] >= 0
+        again = http.post("/v1/distill", json={"namespace": "mem"}).json()
+        assert again["made"] == {} and again["records"] == 0  # idempotent
+
+        def residences(params: dict[str, str]) -> list[dict[str, object]]:
+            page = http.get("/v1/memories", params={"kind": "fact", **params}).json()
+            return [m for m in page["memories"] if m["attribute"] == "residence"]
+
+        (lisbon,) = residences({})
+        assert lisbon["value"] == "Lisbon" and lisbon["kind"] == "fact"
+        assert lisbon["handle"] == f"memory:{lisbon['id']}" and lisbon["namespace"] == "mem"
+        assert lisbon["evidence"] == [added["record_ids"][2]]
+        assert [m["value"] for m in residences({"as_of": "2023-06-01"})] == ["Berlin"]
+        history = http.get("/v1/memories", params={
+            "kind": ["fact", "decision"], "include_superseded": "true"}).json()
+        assert {m["kind"] for m in history["memories"]} == {"fact", "decision"}
+        berlin = next(m for m in history["memories"] if m["value"] == "Berlin")
+        assert berlin["superseded_by"] == lisbon["id"] and berlin["valid_to"]
+
+        params = {"include_superseded": "true"}
+        everything = http.get("/v1/memories", params=params).json()["memories"]
+        assert len(everything) >= 5
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, "include_superseded": "true", **(
+                {"cursor": cursor} if cursor else {})}
+            page = http.get("/v1/memories", params=params).json()
+            seen += [m["id"] for m in page["memories"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [m["id"] for m in everything]
+
+        one = http.get(f"/v1/memories/{berlin['handle']}").json()
+        assert one == berlin and one["evidence"] == [added["record_ids"][0]]
+        expanded = http.post("/v1/expand", json={"handle": berlin["handle"]}).json()
+        assert [r["text"] for r in expanded["records"]] == [CHAT[0]["text"]]
+        _error(http.get("/v1/memories/01ZZZZZZZZZZZZZZZZZZZZZZZZ"), 404, "not_found")
+        _error(http.get("/v1/memories/a:b"), 400, "invalid_query")
+        _error(http.get("/v1/memories", params={"cursor": "x"}), 400, "invalid_query")
+        _error(http.get("/v1/memories", params={"kind": "rumour"}), 422, "invalid_request")
+
+        stats = http.get("/v1/stats").json()
+        assert stats["memories"] == dict(Counter(m["kind"] for m in everything))
+        assert stats["distill_failures"] == 0
+
+
+def test_distill_reports_llm_calls_tokens_and_pending_failures(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lore.llm.testing import scripted_chat
+
+    with _client(server, "llm", "write") as http, scripted_chat(["not JSON at all"]) as chat:
+        monkeypatch.setenv("LORE_LLM_URL", chat.url)
+        monkeypatch.setenv("LORE_LLM_MODEL", "tiny")
+        assert http.post("/v1/records", json={"records": CHAT[2:]}).json()["added"] == 2
+        report = http.post("/v1/distill", json={}).json()
+        assert report["method"] == "llm:tiny" and report["llm_calls"] == 3
+        assert report["tokens"] == 360 and report["failures"] == 1
+        assert report["made"]["episode"] == 1  # the rule path meanwhile
+        assert http.get("/v1/stats").json()["distill_failures"] == 1
+        retried = http.post("/v1/distill", json={"retry_failed": True}).json()
+        assert retried["failures"] == 1 and retried["llm_calls"] == 3
+        monkeypatch.delenv("LORE_LLM_URL")
+        needs = _error(http.post("/v1/distill", json={"retry_failed": True}), 400,
+                       "invalid_argument")
+        assert "LORE_LLM_URL" in str(needs["details"])
+    with _client(server, "llm", "read") as http:
+        assert http.get("/v1/stats").json()["distill_failures"] == 1
+        _error(http.post("/v1/distill", json={}), 403, "access_denied")
+        assert http.get("/v1/memories").json()["memories"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     {"text": f"{text} (follow-up)", "session": "s1", "seq": 2, "actor": "b"},
                 ]}
                 ids[namespace] = http.post("/v1/records", json=body).json()["record_ids"][0]
+            assert http.post("/v1/distill", json={}).json()["made"]["episode"] == len(PLACES)
+            memories: dict[str, str] = {}  # each namespace's episode (its session s1)
+            for namespace in PLACES:
+                params = {"namespace": namespace, "kind": "episode"}
+                listed = http.get("/v1/memories", params=params).json()
+                mine = [m for m in listed["memories"] if m["namespace"] == namespace]
+                memories[namespace] = mine[0]["id"]
         yield {
             "server": server,
             "ids": ids,
+            "memories": memories,
             "eng": make_key(path, "acme/eng", "admin"),
             "sales": make_key(path, "acme/sales", "admin"),
         }
@@ -51,8 +60,15 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+OUTSIDE = ("acme/sales", "acme", "acme/engineering")
+
+
 def _outside(world: dict[str, Any]) -> list[str]:
-    return [world["ids"][ns] for ns in ("acme/sales", "acme", "acme/engineering")]
+    return [world["ids"][ns] for ns in OUTSIDE]
+
+
+def _outside_memories(world: dict[str, Any]) -> list[str]:
+    return [world["memories"][ns] for ns in OUTSIDE]
 
 
 def _no_leak(text: str, world: dict[str, Any], query: str = "") -> None:
@@ -61,6 +77,8 @@ def _no_leak(text: str, world: dict[str, Any], query: str = "") -> None:
     assert SECRET not in text
     for rid in _outside(world):
         assert rid not in text or f"no record '{rid}'" in text
+    for mid in _outside_memories(world):
+        assert mid not in text or f"no memory '{mid}'" in text
 
 
 @pytest.fixture
@@ -89,6 +107,18 @@ def test_reads_see_only_the_keys_namespace(eng: httpx.Client, world: dict[str, A
     stats = eng.get("/v1/stats", params={"namespace": "acme"}).json()
     assert stats["namespace"] == "acme/eng"
     assert set(stats["namespaces"]) == {"acme/eng", "acme/eng/payments"}
+    history = eng.get("/v1/memories", params={"include_superseded": "true", "limit": 1000})
+    kinds = Counter(m["kind"] for m in history.json()["memories"])
+    assert stats["memories"] == dict(kinds) and kinds["episode"] == 2
+    assert stats["distill_failures"] == 0
+    _no_leak(json.dumps(stats), world)
+    for params in ({}, {"namespace": "acme"}, {"include_superseded": "true", "limit": 1000},
+                   {"as_of": "2999-01-01T00:00:00Z"}):
+        memories = eng.get("/v1/memories", params=params)
+        namespaces = {m["namespace"] for m in memories.json()["memories"]}
+        assert namespaces == {"acme/eng", "acme/eng/payments"}, params
+        _no_leak(memories.text, world)
+    assert world["memories"]["acme/eng"] in eng.get("/v1/memories").text
 
 
 @pytest.mark.parametrize("namespace", ["acme/sales", "acme/engineering", "other"])
@@ -100,6 +130,8 @@ def test_a_namespace_beside_the_key_is_403(
         eng.post("/v1/context", json={"query": "deploy", "namespace": namespace}),
         eng.get("/v1/records", params={"namespace": namespace}),
         eng.get("/v1/stats", params={"namespace": namespace}),
+        eng.get("/v1/memories", params={"namespace": namespace}),
+        eng.post("/v1/distill", json={"namespace": namespace}),
         eng.post("/v1/records", json={"namespace": namespace, "records": [{"text": "x"}]}),
         eng.post("/v1/ingest", files={"file": ("n.md", b"# x\n\ntext")},
                  data={"format": "markdown", "namespace": namespace}),
@@ -133,6 +165,48 @@ def test_ids_outside_are_not_found_exactly_like_missing_ids(
     sales = httpx.get(f"{world['server'].url}/v1/records/{world['ids']['acme/sales']}",
                       headers=_auth(world["sales"]))
     assert sales.status_code == 200
+
+
+def test_memories_outside_are_not_found_exactly_like_missing_ones(
+    eng: httpx.Client, world: dict[str, Any]
+) -> None:
+    def message(response: httpx.Response, mid: str) -> str:
+        assert response.status_code == 404, response.text
+        _no_leak(response.text, world)
+        return str(response.json()["error"]["message"]).replace(mid, "ID")
+
+    missing = "m01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+    for mid in [*_outside_memories(world), missing]:
+        shapes = {
+            message(eng.get(f"/v1/memories/{mid}"), mid),
+            message(eng.get(f"/v1/memories/memory:{mid}"), mid),
+            message(eng.post("/v1/expand", json={"handle": f"memory:{mid}"}), mid),
+        }
+        assert shapes == {"no memory 'ID'"}
+    own = world["memories"]["acme/eng"]
+    assert eng.get(f"/v1/memories/memory:{own}").json()["namespace"] == "acme/eng"
+    assert eng.post("/v1/expand", json={"handle": f"memory:{own}"}).json()["records"]
+
+
+def test_distill_stays_within_the_key(eng: httpx.Client, world: dict[str, Any]) -> None:
+    server: RunningServer = world["server"]
+    turns = [{"text": f"Sales call {i} about the {SECRET} renewal.", "session": "s9", "seq": i,
+              "actor": "c"} for i in (1, 2)]
+    with httpx.Client(base_url=server.url, headers=_auth(world["sales"]), timeout=30) as sales:
+        assert sales.post("/v1/records", json={"records": turns}).json()["added"] == 2
+        before = sales.get("/v1/stats").json()["memories"]
+        mine = [{**t, "text": f"Eng sync {t['seq']} on the deploy freeze."} for t in turns]
+        assert eng.post("/v1/records", json={"records": mine}).json()["added"] == 2
+        above = eng.post("/v1/distill", json={"namespace": "acme"})
+        assert above.status_code == 403 and above.json()["error"]["code"] == "access_denied"
+        report = eng.post("/v1/distill", json={})
+        assert report.json()["namespace"] == "acme/eng"
+        assert report.json()["records"] == 2 and report.json()["made"]["episode"] == 1
+        _no_leak(report.text, world)
+        assert sales.get("/v1/stats").json()["memories"] == before
+        theirs = sales.post("/v1/distill", json={}).json()  # still waiting for its own key
+        assert theirs["records"] == 2 and theirs["made"]["episode"] == 1
+        assert sales.get("/v1/stats").json()["memories"]["episode"] == before["episode"] + 1
 
 
 def test_writes_land_below_the_prefix(eng: httpx.Client) -> None:
@@ -175,27 +249,42 @@ def test_mcp_tools_across_the_boundary(world: dict[str, Any]) -> None:
                 ("context", {"query": f"deploy freeze {SECRET}", "namespace": "acme"}),
                 ("context", {"query": "deploy", "namespace": "acme/engineering"}),
                 ("remember", {"text": "sneaky", "namespace": "acme/sales"}),
+                ("memories", {"limit": 200}),
+                ("memories", {"namespace": "acme", "kind": "episode"}),
+                ("memories", {"namespace": "acme/sales"}),
+                ("distill", {"namespace": "acme/sales"}),
+                ("distill", {"namespace": "acme"}),
+                ("distill", {}),
             ]
             for rid in _outside(world):
                 calls += [
                     ("expand", {"handle": f"record:{rid}"}),
                     ("forget", {"ids": [rid], "reason": "probe"}),
                 ]
+            for mid in _outside_memories(world):
+                calls.append(("expand", {"handle": f"memory:{mid}"}))
             for name, args in calls:
                 result = await client.call_tool(name, args)
                 text = "\n".join(getattr(c, "text", "") for c in result.content)
                 out.append((name, bool(result.is_error), text, str(args.get("query", ""))))
         return out
 
+    before = httpx.get(f"{server.url}/v1/stats", headers=_auth(world["sales"])).json()
     results = asyncio.run(run())
     assert "platform team" in results[0][2] and "platform team" in results[3][2]
+    listed = [text for name, _, text, _ in results if name == "memories"]
+    assert world["memories"]["acme/eng"] in listed[0] and "in acme/eng" in listed[1]
+    distilled = [text for name, _, text, _ in results if name == "distill"]
+    assert distilled[-1].startswith("Distilled") and "in acme/eng:" in distilled[-1]
     for name, is_error, text, query in results:
         _no_leak(text, world, query)
         if name in ("expand", "forget"):
-            assert is_error and "no record" in text
-    assert [r for r in results if "outside this key" in r[2]], json.dumps(results)
+            assert is_error and ("no record" in text or "no memory" in text), text
+    outside = [r for r in results if "outside this key" in r[2]]
+    assert {r[0] for r in outside} >= {"search", "context", "remember", "memories", "distill"}
     sales = httpx.get(f"{server.url}/v1/stats", headers=_auth(world["sales"])).json()
-    assert sales["records"] == 2 and sales["forgotten"] == 0
+    assert sales["records"] == before["records"] >= 2 and sales["forgotten"] == 0
+    assert sales["memories"] == before["memories"]
 
 
 def test_a_key_alone_grants_nothing_beyond_itself(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     """The README's first block run as written (the port aside) on a fresh store."""
     db = tmp_path_factory.mktemp("readme") / "lore.db"
     env = {**os.environ, "LORE_DB": str(db), "PATH": f"{Path(LORE).parent}:{os.environ['PATH']}"}
+    env.pop("LORE_LLM_URL", None)  # the README's distill takes the rule path
     subprocess.run([LORE, "--embedder", "hash", "init"], env=env, check=True,
                    capture_output=True)
     export, serve = _commands(_blocks("bash")[0])
@@ -101,6 +102,13 @@ def test_curl_examples(served: dict[str, str]) -> None:
     assert "INC-42" in json.dumps(found["hits"])
     assert pack["tokens"] <= 300 and "record:" in pack["markdown"]
     assert outputs[5]["focus"] and outputs[-1]["namespace"] == "northwind"
+    distilled, memories = outputs[6], outputs[7]
+    assert distilled["namespace"] == "northwind" and distilled["made"]["episode"] >= 1
+    assert distilled["records"] > 5 and distilled["llm_calls"] == 0
+    episodes = memories["memories"]
+    assert 1 <= len(episodes) <= 5 and {m["kind"] for m in episodes} == {"episode"}
+    assert all(m["evidence"] for m in episodes)
+    assert outputs[-1]["memories"]["episode"] == distilled["made"]["episode"]
 
 
 def _configs() -> list[dict[str, Any]]:
@@ -109,7 +117,8 @@ def _configs() -> list[dict[str, Any]]:
 
 async def _use(client: Client) -> str:
     tools = await client.list_tools()
-    expected = {"search", "context", "expand", "remember", "forget", "fold"}
+    expected = {"search", "context", "expand", "remember", "forget", "fold", "memories",
+                "distill"}
     assert {t.name for t in tools.tools} == expected
     done = await client.call_tool("remember", {"text": "README configs connect for real."})
     assert not done.is_error, done

@@ -462,8 +462,15 @@ class Lore:
 
     def stats(self, namespace: str | None = None) -> dict[str, Any]:
         """Counts of records, sessions, vectors and namespaces (all, or within `namespace`),
-        and the store's settings."""
+        memories by kind and distillation failures awaiting a retry, and the store's
+        settings."""
+        from .memory import MemoryStore
+
         data = self.store.stats(namespace)
+        memories = MemoryStore(self.store)
+        counts = memories.counts(namespace)
+        data["memories"] = {kind: counts[kind] for kind in MEMORY_KINDS if counts.get(kind)}
+        data["distill_failures"] = len(memories.open_failures(namespace))
         data["embedder"] = self.embedder.identity
         data["path"] = self.store.path
         return data

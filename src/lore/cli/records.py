@@ -222,7 +222,12 @@ def _show_problems(problems: Iterable[IngestProblem]) -> None:
 @json_option
 @click.pass_obj
 def stats(settings: Settings, as_json: bool) -> None:
-    """Counts of records, sessions, vectors, namespaces and kinds, and the store's embedder."""
+    """Counts of records, sessions, vectors, namespaces, kinds and memories.
+
+    Memories are counted by kind, and the LLM distillation batches that never validated
+    (`lore distill --retry-failed` retries them) as failures. The store's path and embedder
+    are shown too.
+    """
     data = settings.open(must_exist=True).stats()
     if as_json:
         emit_json(data)
@@ -231,7 +236,13 @@ def stats(settings: Settings, as_json: bool) -> None:
     click.echo(f"embedder   {data['embedder']}")
     for key in ("records", "sessions", "vectors", "forgotten", "hidden"):
         click.echo(f"{key:<10} {data.get(key, 0)}")
-    for title, key in (("namespaces", "namespaces"), ("kinds", "kinds")):
+    click.echo(f"{'memories':<10} {sum((data.get('memories') or {}).values())}")
+    failures = data.get("distill_failures", 0)
+    retry = " distill batches (lore distill --retry-failed)" if failures else ""
+    click.echo(f"{'failures':<10} {failures}{retry}")
+    for title, key in (
+        ("namespaces", "namespaces"), ("kinds", "kinds"), ("memories by kind", "memories")
+    ):
         counts = data.get(key) or {}
         if counts:
             click.echo(f"{title}:")

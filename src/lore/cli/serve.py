@@ -115,8 +115,8 @@ def serve(
 @click.pass_obj
 def mcp_command(settings: Settings, key: str | None, no_auth: bool, as_json: bool) -> None:
     """Serve MCP over stdio for one agent (Claude Desktop, Claude Code, Cursor, ...): tools
-    search, context, expand, remember, forget and fold. With --json, print the tools (name,
-    description, input schema) as JSON and exit instead."""
+    search, context, expand, remember, forget, fold, memories and distill. With --json, print
+    the tools (name, description, input schema) as JSON and exit instead."""
     from ..server.auth import LOCAL_KEY, AccessKey, verify_key
     from ..server.mcp import build_mcp
     from ..server.runtime import Runtime

@@ -19,8 +19,8 @@ from ..types import from_epoch, to_iso
 SCOPES = ("read", "write", "admin")
 # What each scope may do; each scope may also do everything the ones before it may.
 SCOPE_HELP = {
-    "read": "search, context, expand, list records, stats",
-    "write": "also add records, ingest files, remember",
+    "read": "search, context, expand, list records and memories, stats",
+    "write": "also add records, ingest files, remember, fold, distill",
     "admin": "also forget records",
 }
 KEY_PREFIX = "lore_"

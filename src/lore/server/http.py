@@ -30,9 +30,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 DESCRIPTION = """\
 Lore's evidence store over HTTP: add and ingest records, search them, build token-budgeted
-context packs, expand handles, forget records. Every /v1 route needs an access key
-(`lore keys create`) sent as `Authorization: Bearer lore_...`, and sees only the key's
-namespace. Every failure answers `{"error": {"code", "message", "details"}}`.
+context packs, expand handles, distil and list memories, forget records. Every /v1 route
+needs an access key (`lore keys create`) sent as `Authorization: Bearer lore_...`, and sees
+only the key's namespace. Every failure answers `{"error": {"code", "message", "details"}}`.
 The MCP streamable HTTP transport is at /mcp, behind the same keys."""
 
 

@@ -21,11 +21,20 @@ from .auth import AccessKey
 from .errors import tool_message
 from .runtime import Runtime
 from .scope import ScopedLore
-from .text import expansion_text, hits_text, pack_text, parse_when, remembered_text
+from .text import (
+    distilled_text,
+    expansion_text,
+    hits_text,
+    memories_text,
+    pack_text,
+    parse_when,
+    remembered_text,
+)
 
 log = logging.getLogger("lore.server")
 KeySource = Callable[[Context], Awaitable[AccessKey]]
 Kind = Literal["message", "tool_call", "tool_result", "utterance", "document_chunk", "event"]
+MemoryKind = Literal["fact", "procedure", "decision", "episode"]
 
 INSTRUCTIONS = """\
 Lore is a shared, cited memory of what people and agents did and said: chat, meetings,
@@ -33,7 +42,9 @@ documents, agent runs and notes. Use `context` first to get what is known about 
 within a token budget; `search` to find specific records; `expand` to read the evidence
 behind a handle such as record:01J...; `remember` to keep a decision, fact or outcome for
 later; `forget` to delete a wrong or sensitive record; `fold` to shrink a long conversation
-into mementos whose fold: handles `expand` restores. Cite handles when you rely on them."""
+into mementos whose fold: handles `expand` restores; `memories` to list the facts, decisions,
+procedures and episodes distilled from the records (current, or as of a date), and `distill`
+to bring them up to date. Cite handles when you rely on them."""
 
 Namespace = Annotated[
     str | None,
@@ -283,6 +294,74 @@ def build_mcp(runtime: Runtime, key_source: KeySource) -> MCPServer:
             return summary + "\n" + json.dumps(list(result.messages), ensure_ascii=False)
 
         return await _guarded("fold", work())
+
+    @server.tool(
+        description=(
+            "List the memories distilled from the records: facts (who lives, works, owns or "
+            "uses what), decisions, procedures (tool sequences that worked) and episodes "
+            "(what a session was about). Each line gives a memory: handle, kind, when it was "
+            "true (from → to), namespace and how many records it cites, then its text. Current "
+            "memories by default; `as_of` gives what was true and known then. `expand` on a "
+            "memory: handle shows its evidence. Run `distill` first if there are none."
+        ),
+        annotations=READ_ONLY,
+        structured_output=False,
+    )
+    async def memories(
+        ctx: Context,
+        kind: Annotated[
+            MemoryKind | None,
+            Field(description="Only this kind: fact, procedure, decision or episode."),
+        ] = None,
+        as_of: Annotated[
+            str | None,
+            Field(description="What was true and known at: 2026-03-02, 2026-03-02T10:00, 30d."),
+        ] = None,
+        namespace: Namespace = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many memories, 1-200.")] = 30,
+    ) -> str:
+        async def work() -> str:
+            lore = await scoped(ctx)
+            moment = parse_when(as_of, "as_of")
+            found, _ = await lore.memories(
+                kinds=(kind,) if kind else (), namespace=namespace, as_of=moment, limit=limit
+            )
+            return memories_text(found, lore.read_namespace(namespace), moment)
+
+        return await _guarded("memories", work())
+
+    @server.tool(
+        description=(
+            "Distil the records not yet distilled into memories: episodes, facts, decisions "
+            "and procedures, each citing its evidence. Incremental and idempotent (running it "
+            "again adds nothing); a newer incompatible fact supersedes the older one, which is "
+            "kept as history. Returns what was made and what it cost (LLM calls, tokens, "
+            "seconds). Needs a write key."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+        structured_output=False,
+    )
+    async def distill(
+        ctx: Context,
+        namespace: Annotated[
+            str | None,
+            Field(description="Only this namespace and below; default: all your key's."),
+        ] = None,
+        retry_failed: Annotated[
+            bool, Field(description="Ask the LLM again for batches that never validated.")
+        ] = False,
+    ) -> str:
+        async def work() -> str:
+            lore = await scoped(ctx)
+            report, scope = await lore.distill(namespace, retry_failed)
+            return distilled_text(report, scope)
+
+        return await _guarded("distill", work())
 
     return server
 

@@ -18,6 +18,7 @@ from ..types import (
     Filters,
     Hit,
     IngestReport,
+    Memory,
     Query,
     Record,
     from_epoch,
@@ -27,6 +28,7 @@ from ..types import (
 Kind = Literal["message", "tool_call", "tool_result", "utterance", "document_chunk", "event"]
 Mode = Literal["hybrid", "fts", "vector"]
 Encoding = Literal["cl100k_base", "o200k_base"]
+MemoryKind = Literal["fact", "procedure", "decision", "episode"]
 MAX_TEXT = 200_000  # characters in one record
 MAX_LIST = 100  # values in one filter list
 NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
@@ -322,6 +324,66 @@ class ForgetOut(BaseModel):
     forgotten: list[str] = Field(description="Ids deleted (each deletion is audited).")
 
 
+# -- memories ------------------------------------------------------------------
+class DistillIn(Input):
+    namespace: str | None = Field(
+        None, max_length=512, pattern=NAMESPACE,
+        description="Distil only this namespace and below it; default: all of the key's.",
+    )
+    retry_failed: bool = Field(
+        False,
+        description="Ask the LLM again for the batches whose answers never validated "
+        "(needs LORE_LLM_URL and LORE_LLM_MODEL on the server).",
+    )
+
+
+class DistillOut(BaseModel):
+    """What a distill run made, and what it cost (the engine's DistillReport)."""
+
+    namespace: str | None = Field(description="What the run covered (within the key's).")
+    sessions: int = Field(description="Sessions with new records (or failed batches retried).")
+    records: int = Field(description="New records read.")
+    made: dict[str, int] = Field(description="Memories made, by kind.")
+    superseded: int = Field(description="Older facts closed by newer incompatible ones.")
+    merged: int = Field(description="Memories merged into an existing one (evidence added).")
+    method: str = Field(description="rules-v1, or llm:<model> when an LLM is configured.")
+    llm_calls: int = Field(description="Chat completions requested.")
+    tokens: int = Field(description="Prompt and completion tokens those calls used.")
+    seconds: float = Field(description="Wall-clock time of the run.")
+    failures: int = Field(description="Batches whose LLM answer never validated (recorded).")
+
+
+class MemoryOut(BaseModel):
+    """Something distilled from records, citing them; superseded memories are kept."""
+
+    id: str
+    handle: str = Field(description="memory:<id>; /v1/expand returns its evidence records.")
+    namespace: str
+    kind: MemoryKind
+    text: str
+    entities: list[str]
+    subject: str | None
+    attribute: str | None = Field(description="With `subject`, the fact's slot.")
+    value: str | None
+    valid_from: datetime | None = Field(description="When it became true (world time).")
+    valid_to: datetime | None = Field(description="When it stopped being true; null: still is.")
+    recorded_at: datetime = Field(description="When it became known (its evidence was said).")
+    superseded_at: datetime | None
+    superseded_by: str | None = Field(description="Id of the memory that replaced it.")
+    evidence: list[str] = Field(description="Ids of the records it was distilled from.")
+    confidence: float
+    method: str = Field(description="How it was made: rules-v1 or llm:<model>.")
+
+    @classmethod
+    def of(cls, memory: Memory) -> MemoryOut:
+        return cls.model_validate({**memory.to_dict(), "handle": memory.handle})
+
+
+class MemoryPage(BaseModel):
+    memories: list[MemoryOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
 class StatsOut(BaseModel):
     namespace: str | None = Field(description="What the counts cover (the key's namespace).")
     records: int
@@ -331,6 +393,12 @@ class StatsOut(BaseModel):
     hidden: int = Field(0, description="Records kept but left out of search (superseded, removed).")
     namespaces: dict[str, int]
     kinds: dict[str, int]
+    memories: dict[str, int] = Field(
+        {}, description="Memories stored, by kind (current and superseded)."
+    )
+    distill_failures: int = Field(
+        0, description="LLM batches that never validated, waiting for a retry."
+    )
     embedder: str
 
 

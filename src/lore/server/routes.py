@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,8 @@ from .models import (
     AddIn,
     ContextIn,
     ContextOut,
+    DistillIn,
+    DistillOut,
     ErrorEnvelope,
     ExpandIn,
     ExpansionOut,
@@ -27,6 +30,9 @@ from .models import (
     ForgetOut,
     HitOut,
     IngestOut,
+    MemoryKind,
+    MemoryOut,
+    MemoryPage,
     QueryOut,
     RecordOut,
     RecordPage,
@@ -35,7 +41,7 @@ from .models import (
     StatsOut,
 )
 from .runtime import Runtime
-from .scope import ScopedLore
+from .scope import MAX_MEMORIES, ScopedLore
 
 MAX_RESULTS = 1000  # a search page may reach this many hits deep, no further
 
@@ -60,6 +66,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: _error("No such record or handle (or not visible to this key).")
+}
+NO_MEMORY: dict[int | str, dict[str, Any]] = {
+    404: _error("No such memory (or not visible to this key).")
 }
 
 
@@ -179,10 +188,10 @@ async def search(body: SearchIn, lore: Scoped) -> SearchOut:
     )
 
 
-def _offset(cursor: str | None) -> int:
+def _offset(cursor: str | None, deepest: int = MAX_RESULTS) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or int(cursor) > MAX_RESULTS:
+    if not cursor.isdigit() or int(cursor) > deepest:
         raise QueryError(f"invalid cursor {cursor!r}", hint="pass back `next_cursor` unchanged")
     return int(cursor)
 
@@ -228,6 +237,65 @@ async def stats(
     ] = None,
 ) -> StatsOut:
     """Counts of records, sessions, vectors and forgotten records within the key's namespace,
-    by namespace and kind, and the store's embedder (read scope)."""
+    by namespace and kind; memories by kind and distillation failures awaiting a retry; and
+    the store's embedder (read scope)."""
     return StatsOut.model_validate(await lore.stats(namespace))
 
+
+
+@router.post("/distill", response_model=DistillOut, summary="Distil memories")
+async def distill(body: DistillIn, lore: Scoped) -> DistillOut:
+    """Distil the records not yet distilled, within the key's namespace, into episodes, facts,
+    decisions and procedures (write scope). Incremental and idempotent: a second run adds
+    nothing. A newer incompatible fact supersedes the older one, which is kept. Rule-based
+    unless the server has LORE_LLM_URL and LORE_LLM_MODEL set; the report says what was made
+    and what it cost (LLM calls, tokens, seconds). Runs on the writer thread."""
+    report, scope = await lore.distill(body.namespace, body.retry_failed)
+    return DistillOut.model_validate({**report.to_dict(), "namespace": scope})
+
+
+@router.get("/memories", response_model=MemoryPage, summary="List memories")
+async def list_memories(
+    lore: Scoped,
+    namespace: Annotated[
+        str | None, Query(max_length=512, pattern=NAMESPACE, description="Namespace filter.")
+    ] = None,
+    kind: Annotated[
+        list[MemoryKind] | None,
+        Query(max_length=4, description="Only these kinds (repeat the parameter for more)."),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="What was true and known then (valid then, recorded by then)."),
+    ] = None,
+    include_superseded: Annotated[
+        bool, Query(description="Also superseded and ended memories (the history).")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Memories per page.")] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=16, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> MemoryPage:
+    """Memories distilled from the records visible to the key, newest first (read scope):
+    those current now, or those true and known at `as_of`. Each cites its evidence record
+    ids; `/v1/expand` with its `memory:<id>` handle returns those records. Page with `cursor`
+    (at most 10000 deep)."""
+    offset = _offset(cursor, MAX_MEMORIES - 1)
+    found, more = await lore.memories(
+        kinds=kind or (), namespace=namespace, as_of=as_of,
+        include_superseded=include_superseded, offset=offset, limit=limit,
+    )
+    return MemoryPage(
+        memories=[MemoryOut.of(m) for m in found],
+        next_cursor=str(offset + len(found)) if more else None,
+    )
+
+
+@router.get(
+    "/memories/{memory_id}", response_model=MemoryOut, summary="Get a memory", responses=NO_MEMORY
+)
+async def get_memory(memory_id: str, lore: Scoped) -> MemoryOut:
+    """One memory by id or `memory:<id>` handle, current or superseded, with the ids of its
+    evidence records (read scope); 404 when it does not exist or is outside the key's
+    namespace."""
+    return MemoryOut.of(await lore.memory(memory_id))

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context.expand import parse_handle
 from ..context.fold import FoldResult
 from ..engine import DEFAULT_NAMESPACE, Lore
 from ..errors import AccessDenied, NotFound, QueryError
 from ..ingest.writer import check_namespace
-from ..types import ContextPack, Draft, Expansion, Filters, Hit, IngestReport, Query, Record
+from ..types import (
+    ContextPack,
+    Draft,
+    Expansion,
+    Filters,
+    Hit,
+    IngestReport,
+    Memory,
+    Query,
+    Record,
+)
 from .auth import AccessKey, within
 from .runtime import Runtime
 
+if TYPE_CHECKING:
+    from ..memory import DistillReport
+
 _GONE_HINT = "it may have been forgotten; search again for a fresh handle"
+MAX_MEMORIES = 10_000  # how deep a memory listing may page (the engine's largest limit)
 
 
 def record_id(value: str) -> str:
@@ -29,6 +44,20 @@ def record_id(value: str) -> str:
             f"{value!r} is not a record id", hint="pass an id or a handle like record:<id>"
         )
     return value
+
+
+def memory_id(value: str) -> str:
+    """A memory id from `ID` or a `memory:ID` handle."""
+    value = value.strip().removeprefix("memory:")
+    if not value or ".." in value or ":" in value or "/" in value:
+        raise QueryError(
+            f"{value!r} is not a memory id", hint="pass an id or a handle like memory:<id>"
+        )
+    return value
+
+
+def _missing_memory(mid: str) -> NotFound:
+    return NotFound(f"no memory {mid!r}", hint=_GONE_HINT)
 
 
 def _missing(rid: str) -> NotFound:
@@ -94,6 +123,15 @@ class ScopedLore:
             raise _missing(rid)
         return record
 
+    def _visible_memory(self, lore: Lore, mid: str) -> Memory:
+        try:
+            memory = lore.memory(mid)
+        except NotFound:
+            raise _missing_memory(mid) from None
+        if not self.visible(memory.namespace):
+            raise _missing_memory(mid)
+        return memory
+
     def _filters(self, filters: Filters) -> Filters:
         return replace(filters, namespace=self.read_namespace(filters.namespace))
 
@@ -130,6 +168,8 @@ class ScopedLore:
                 for rid in (first, last):
                     if rid is not None:
                         self._visible_record(lore, rid)
+            if kind == "memory" and last is None:  # another namespace's memory: as if missing
+                self._visible_memory(lore, first)
             expansion = lore.expand(handle, window)
             # A session never spans namespaces, but say so in code rather than trust it.
             kept = tuple(r for r in expansion.records if self.visible(r.namespace))
@@ -145,6 +185,40 @@ class ScopedLore:
         self.key.require("read", "listing records")
         scope = self.read_namespace(namespace)
         return await self.runtime.read(lambda lore: lore.records(scope, after=after, limit=limit))
+
+    async def memories(
+        self,
+        *,
+        kinds: Sequence[str] = (),
+        namespace: str | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Memory], bool]:
+        """A page of memories visible to the key, newest first, and whether more follow."""
+        self.key.require("read", "listing memories")
+        scope = self.read_namespace(namespace)
+        if not 0 <= offset < MAX_MEMORIES or not 1 <= limit <= MAX_MEMORIES:
+            raise QueryError(
+                f"memory listings reach at most {MAX_MEMORIES} deep",
+                hint="narrow by kind, namespace or as_of",
+            )
+        depth = min(offset + limit, MAX_MEMORIES)
+        found = await self.runtime.read(
+            lambda lore: lore.memories(
+                kinds=kinds, namespace=scope, as_of=as_of,
+                include_superseded=include_superseded, limit=min(depth + 1, MAX_MEMORIES),
+            )
+        )
+        found = [m for m in found if self.visible(m.namespace)]  # said in code, not trusted
+        return found[offset:depth], len(found) > depth
+
+    async def memory(self, mid: str) -> Memory:
+        """One memory by id or `memory:<id>` handle; NotFound when it is not the key's."""
+        self.key.require("read", "reading a memory")
+        mid = memory_id(mid)
+        return await self.runtime.read(lambda lore: self._visible_memory(lore, mid))
 
     async def stats(self, namespace: str | None = None) -> dict[str, Any]:
         self.key.require("read", "stats")
@@ -188,6 +262,18 @@ class ScopedLore:
                 items, budget_tokens, namespace=target, session=session, encoding=encoding
             )
         )
+
+    async def distill(
+        self, namespace: str | None = None, retry_failed: bool = False
+    ) -> tuple[DistillReport, str | None]:
+        """Distil the records below the key's prefix (or a namespace within it) on the writer
+        thread; returns the report and the namespace it covered."""
+        self.key.require("write", "distill")
+        scope = self.key.namespace if namespace is None else self.write_namespace(namespace)
+        report = await self.runtime.write(
+            lambda lore: lore.distill(scope, retry_failed=retry_failed)
+        )
+        return report, scope
 
     async def forget(self, ids: Sequence[str], reason: str = "forget") -> list[str]:
         """Forget records by id or handle: all of them, or none when any is not visible."""

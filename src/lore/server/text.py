@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..context.render import render_markdown
 from ..errors import QueryError
-from ..types import ContextPack, Expansion, Hit, IngestReport, Record
+from ..types import ContextPack, Expansion, Hit, IngestReport, Memory, Record
+
+if TYPE_CHECKING:
+    from ..memory import DistillReport
 
 PREVIEW_CHARS = 600
 _AGO = re.compile(r"(\d+)\s*([hdw])")
@@ -98,3 +102,40 @@ def remembered_text(report: IngestReport, namespace: str) -> str:
         return f"Already remembered in {namespace}: an identical record exists; nothing added."
     reasons = "; ".join(p.reason for p in report.problems) or "unknown reason"
     return f"Not remembered: {reasons}."
+
+
+def memories_text(memories: Sequence[Memory], scope: str | None, as_of: datetime | None) -> str:
+    where = f" in {scope}" if scope else ""
+    when_ = f" as of {when(as_of)}" if as_of else ""
+    if not memories:
+        return (
+            f"No memories{where}{when_}. `distill` makes them from the records (needs a write "
+            "key); `search` finds the records themselves."
+        )
+    count = f"{len(memories)} memor{'ies' if len(memories) != 1 else 'y'}"
+    lines = [f"{count}{where}{when_}, newest first:"]
+    for memory in memories:
+        start = when(memory.valid_from)[:10] or "…"
+        end = when(memory.valid_to)[:10] if memory.valid_to else "now"
+        gone = f" · superseded by memory:{memory.superseded_by}" if memory.superseded_by else ""
+        lines.append(
+            f"memory:{memory.id} · {memory.kind} · {start} → {end} · {memory.namespace}"
+            f" · {len(memory.evidence)} evidence{gone}"
+        )
+        lines.append(preview(memory.text))
+    lines.append("expand(memory:ID) shows the records a memory was distilled from.")
+    return "\n".join(lines)
+
+
+def distilled_text(report: DistillReport, scope: str | None) -> str:
+    made = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in report.made.items())
+    where = f" in {scope}" if scope else ""
+    text = (
+        f"Distilled {report.records} new records in {report.sessions} sessions{where}:"
+        f" {made or 'nothing new'}. Superseded {report.superseded}, merged {report.merged};"
+        f" method {report.method}; {report.llm_calls} LLM calls, {report.tokens} tokens,"
+        f" {report.seconds:.2f}s."
+    )
+    if report.failures:
+        text += f" {report.failures} batches failed validation and were recorded for a retry."
+    return text
