@@ -187,6 +187,16 @@ def test_stats(filled: Path) -> None:
     data = as_json(run(filled, "stats", "--json"))
     assert data["records"] == 4 and data["sessions"] == 2 and data["embedder"] == "hash:256"
     assert "records    4" in run(filled, "stats").stdout
+    assert data["memories"] == {} and data["distill_failures"] == 0
+
+
+def test_stats_counts_memories(filled: Path) -> None:
+    assert run(filled, "distill").exit_code == 0
+    data = as_json(run(filled, "stats", "--json"))
+    assert data["memories"].get("episode", 0) >= 1 and data["distill_failures"] == 0
+    human = run(filled, "stats").stdout
+    assert f"memories   {sum(data['memories'].values())}" in human
+    assert "memories by kind:" in human and "failures   0" in human
 
 
 def test_one_line_errors(filled: Path, tmp_path: Path) -> None:
