@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mb", type=float, default=5.0, help="throughput corpus size (MB)")
     parser.add_argument("--runs", type=int, default=3, help="throughput runs (best is kept)")
     parser.add_argument(
-        "--only", choices=["labelled", "heldout"], help="score one set (default: both)"
+        "--only", choices=["labelled", "heldout2"], help="score one set (default: both)"
     )
     args = parser.parse_args(argv)
     redactor = Redactor(load_policy())
-    names = [args.only] if args.only else ["labelled", "heldout"]
+    names = [args.only] if args.only else ["labelled", "heldout2"]
     sets = {name: load(f"{name}.jsonl") for name in names}
     result: dict[str, Any] = {"machine": machine(), "policy": "built-in"}
     for name, rows in sets.items():

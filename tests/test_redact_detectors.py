@@ -180,3 +180,79 @@ def test_mask_never_shows_a_secret() -> None:
     assert mask(GHP, secret=True) == "ghp_…[40 chars]"
     assert GHP[4:10] not in mask(GHP, secret=True)
     assert mask("ana@acme.io", secret=False) == "a*********o"
+
+
+# Fixed cases (2026-11-25). Found on the dev set (and the first held-out set, merged into it):
+FIXED_DEV = [
+    # a phone at the end of a CSV field, the next field a date
+    ("1042,Omar Haddad,(312) 555-0164,2024-02-11", [("phone", "(312) 555-0164")]),
+    ("2201,+1 646 555 0143,2026-03-14", [("phone", "+1 646 555 0143")]),
+    # a NANP local number needs no cue word
+    ("The test number we use is 555-0100, it's reserved for fiction.", [("phone", "555-0100")]),
+    # four-part versions: a version word before ("Versions", "release"), or a list of them
+    ("Versions deployed: api 1.14.2.7, worker 1.14.2.9, web 3.0.0.", []),
+    ("the release is 4.0.0.1 for the hotfix, we skipped 4.0.0.0 by mistake", []),
+    # ...while addresses in a list stay addresses
+    ("I blocked 198.51.100.23 and 198.51.100.24 at the WAF",
+     [("ip", "198.51.100.23"), ("ip", "198.51.100.24")]),
+    ("Versions deployed: api 1.14.2.7\nstaging box is 10.20.4.17", [("ip", "10.20.4.17")]),
+]
+# Found on the second held-out set, then fixed (generic bugs; disclosed in
+# benchmarks/data/redaction/README.md):
+FIXED_HELDOUT2 = [
+    # an IBAN whose digits happen to pass Luhn is an IBAN, not a card
+    ("they gave DE87 5953 4723 6186 2179 73 for the refund",
+     [("iban", "DE87 5953 4723 6186 2179 73")]),
+    # a grouped card number as a CSV field (after a comma)
+    ("T-0091,49.00,4535-5495-0597-6714,settled", [("card", "4535-5495-0597-6714")]),
+    ("total 1,4111", []),
+    # documentation stand-ins are not secrets
+    ("Replace `ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx` with your token", []),
+    ("database:\n  user: app\n  password: changeme", []),
+    ("The DSN format is postgresql://user:password@host:5432/db", []),
+    # retina image names are not email addresses
+    ("the image is logo@2x.png, the retina one", []),
+    # an IPv6 address followed by ": "
+    ("64 bytes from 2001:db8:85a3::8a2e:370:7334: icmp_seq=1",
+     [("ip", "2001:db8:85a3::8a2e:370:7334")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FIXED_DEV + FIXED_HELDOUT2)
+def test_fixed_cases(redactor: Redactor, text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(redactor, text) == expected
+
+
+def test_salary_sacrifice_is_not_pay(redactor: Redactor) -> None:
+    text = "Salary-sacrifice? No, this is about the sacrificial replica in eu-west."
+    assert redactor.redact(text).text == text
+    assert redactor.redact("my salary is too low").topic == "hr/compensation"
+
+
+# The fast paths (ASCII digit patterns, title-cased keyword pass, joined-text checks) must find
+# exactly what the general ones do.
+def test_non_ascii_digits_use_the_general_patterns(redactor: Redactor) -> None:
+    assert kinds(redactor, "call +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ now") == [("phone", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨")]
+    mixed = ["mobile 07700 900123", "٣ apples", "IBAN GB29 NWBK 6016 1331 9268 19"]
+    assert [[(f.kind, f.value) for f in x] for x in redactor.scan_many(mixed)[1]] == [
+        [("phone", "07700 900123")], [], [("iban", "GB29 NWBK 6016 1331 9268 19")]
+    ]
+
+
+def test_nul_in_text_keeps_offsets(redactor: Redactor) -> None:
+    found = redactor.scan_many(["a\x00b ana@acme.io", "x"])[1]
+    assert [(f.kind, f.start, f.value) for f in found[0]] == [("email", 4, "ana@acme.io")]
+
+
+@pytest.mark.parametrize("text", [
+    "my pay review: the api_key and --password flags; Épay mypass x--password sk-abc",
+    "doctor's note\nPerformance review ÄStreet 12 Main st. ﬁ token=abc",
+])
+def test_keyword_pass_fast_path_matches_regex(redactor: Redactor, text: str) -> None:
+    anchors = redactor.anchors
+    assert anchors.titled is not None
+    lowered = text.lower()
+    slow = [(m.start(), m.group()) for m in anchors.regex.finditer(lowered)]  # type: ignore[union-attr]
+    data = lowered.encode("ascii", "replace").title()
+    fast = [(m.start(), m.group().decode().lower()) for m in anchors.titled.finditer(data)]
+    assert fast == slow and slow

@@ -2,7 +2,11 @@
 
 Markup: one record per line; `⟦kind|value⟧` marks an expected span; `\\n` is a line break;
 a leading `[topic=LABEL] ` marks a record that topic rules should mask; `#` starts a comment.
-Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl and heldout.jsonl)
+Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl and heldout2.jsonl)
+
+labelled.jsonl (the dev set) is chat, transcripts, email, traces, docs and heldout.txt (the
+first held-out set, merged into dev once it had been seen); heldout2.jsonl is the second
+held-out set, heldout2_*.txt (one file per connector style).
 """
 
 from __future__ import annotations
@@ -52,7 +56,11 @@ def build(names: list[str], out: Path) -> int:
     return len(rows)
 
 
+DEV = ["chat", "transcripts", "email", "traces", "docs", "heldout"]
+HELDOUT2 = [f"heldout2_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
+
+
 if __name__ == "__main__":
-    dev = build(["chat", "transcripts", "email", "traces", "docs"], HERE / "labelled.jsonl")
-    held = build(["heldout"], HERE / "heldout.jsonl")
-    print(f"labelled.jsonl: {dev} records; heldout.jsonl: {held} records")
+    dev = build(DEV, HERE / "labelled.jsonl")
+    held = build(HELDOUT2, HERE / "heldout2.jsonl")
+    print(f"labelled.jsonl: {dev} records; heldout2.jsonl: {held} records")

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
+from itertools import accumulate
 from typing import ClassVar, TypeVar
 
 from .policy import Policy
@@ -23,12 +24,20 @@ _REGISTRY: dict[str, type[Detector]] = {}
 D = TypeVar("D", bound="type[Detector]")
 
 # Runs of digits and phone/card/IP punctuation, 7+ characters: phone, card, SSN and IPv4
-# candidates. One pass shared by those four detectors.
+# candidates. One pass shared by those four detectors. `re` scans for a leading character
+# class much faster when it is a plain set ([0-9]) than a category (\d), so a batch whose
+# texts hold no non-ASCII digit (almost all) uses the ASCII forms; they then find the same.
 _NUMERIC_RUN = re.compile(r"[\d(+][\d().\-/ +]{6,}")
-# Two capitals (and a space) before two digits: IBAN and NINO candidates.
+_NUMERIC_RUN_ASCII = re.compile(r"[0-9(+][0-9().\-/ +]{6,}")
 _NOT_DIGITS = str.maketrans("", "", "().-/ +")
-_UPPER_DIGITS = re.compile(r"[A-Z]{2} ?\d\d")
-_V6_FULL = re.compile(r"(?::[0-9A-Fa-f]{1,4}){6}")
+_NOT_DIGITS_BYTES = b"().-/ +"
+# Two capitals (and a space) before two digits: IBAN and NINO candidates.
+# Not after a letter or digit (both detectors require that); the look-behind comes after the
+# first letter so that `re` can skip ahead to capitals.
+_UPPER_DIGITS = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?\d\d")
+_UPPER_DIGITS_ASCII = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?[0-9][0-9]")
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a decimal digit outside 0-9
+_V6_FULL = re.compile(r":[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){5}")  # literal first: fast
 
 
 class Detector(ABC):
@@ -76,21 +85,36 @@ class Anchors:
         # Literals are found where a word starts (not after a letter): 3x fewer attempts.
         body = _trie(self.literals)
         self.regex = re.compile(rf"(?<![a-z])(?:{body})") if self.literals else None
+        # Faster, same result: in the lowered text as ASCII bytes (one byte a character)
+        # passed through bytes.title(), a letter is upper case exactly where no letter comes
+        # before it, so the title-cased literals match only where a word starts and `re` can
+        # skip ahead to capitals instead of trying a look-behind at every character.
+        self.titled = None
+        self.untitle: dict[bytes, str] = {}
+        if self.literals and all(w.isascii() and w == w.lower() for w in self.literals):
+            self.titled = re.compile(_trie([w.title() for w in self.literals], True).encode())
+            self.untitle = {w.title().encode(): w for w in self.literals}
 
     def find(self, lowered: str) -> dict[str, list[int]]:
         hits: dict[str, list[int]] = {}
         if self.regex is None:
             return hits
         implies = self.implies
-        for match in self.regex.finditer(lowered):
-            start, word = match.start(), match.group()
+        if self.titled is not None:
+            data = lowered.encode("ascii", "replace").title()
+            untitle = self.untitle
+            found = [(m.start(), untitle[m.group()]) for m in self.titled.finditer(data)]
+        else:
+            found = [(m.start(), m.group()) for m in self.regex.finditer(lowered)]
+        for start, word in found:
             for literal in implies[word]:
                 hits.setdefault(literal, []).append(start + word.index(literal))
         return hits
 
 
-def _trie(words: list[str]) -> str:
-    """A regex matching any of `words`, factored by common prefixes (much faster in `re`)."""
+def _trie(words: list[str], word_start: bool = False) -> str:
+    """A regex matching any of `words`, factored by common prefixes (much faster in `re`).
+    `word_start`: a word that starts with a non-letter must not follow a letter."""
     root: dict[str, dict] = {}  # type: ignore[type-arg]
     for word in words:
         node = root
@@ -98,8 +122,12 @@ def _trie(words: list[str]) -> str:
             node = node.setdefault(char, {})
         node[""] = {}
 
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
-        branches = [re.escape(c) + emit(child) for c, child in sorted(node.items()) if c]
+    def emit(node: dict, top: bool = False) -> str:  # type: ignore[type-arg]
+        branches = [
+            re.escape(c) + (rf"(?<![A-Za-z]{re.escape(c)})" if top and not c.isalpha() else "")
+            + emit(child)
+            for c, child in sorted(node.items()) if c
+        ]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -107,22 +135,29 @@ def _trie(words: list[str]) -> str:
             return f"(?:{body})?"
         return body
 
-    return emit(root)
+    return emit(root, word_start)
 
 
 class Scan:
     """A batch of texts joined by SEP, with the views detectors share."""
 
     def __init__(self, texts: list[str], anchors: Anchors) -> None:
-        clean = [t.replace("\x00", "\ufffd") if "\x00" in t else t for t in texts]
-        self.text = SEP.join(clean)
-        self.starts: list[int] = []
-        offset = 0
-        for text in clean:
-            self.starts.append(offset)
-            offset += len(text) + len(SEP)
-        self.lengths = [len(t) for t in clean]
+        joined = SEP.join(texts)
+        clean = texts
+        if joined.count("\x00") >= len(texts):  # a text holds a NUL
+            clean = [t.replace("\x00", "\ufffd") if "\x00" in t else t for t in texts]
+            joined = SEP.join(clean)
+        self.text = joined
+        self.lengths = lengths = list(map(len, clean))
+        self.starts: list[int] = (
+            [0, *accumulate(n + len(SEP) for n in lengths[:-1])] if lengths else []
+        )
+        # True when every digit in the batch is 0-9 (the ASCII patterns then suffice).
+        self.ascii_digits = joined.isascii() or not any(
+            _OTHER_DIGIT.search(t) for t in clean if not t.isascii()
+        )
         self._anchors = anchors
+        self._anchored: dict[frozenset[str], list[int]] = {}
         self.claimed: list[tuple[int, int]] = []  # spans found so far, by earlier detectors
 
     @cached_property
@@ -139,12 +174,24 @@ class Scan:
         return self._anchors.find(self.lower)
 
     def anchored(self, literals: frozenset[str]) -> list[int]:
-        """Sorted positions where any of `literals` occurs."""
-        return sorted({p for w, found in self.hits.items() if w in literals for p in found})
+        """Sorted positions where any of `literals` occurs (a list shared by callers: do not
+        change it)."""
+        found = self._anchored.get(literals)
+        if found is None:
+            hits = self.hits
+            found = sorted({p for w in literals.intersection(hits) for p in hits[w]})
+            self._anchored[literals] = found
+        return found
 
     @cached_property
     def numeric_runs(self) -> list[tuple[int, int, int]]:
         """(start, end, digits) of each run of digits and separators of 7+ characters."""
+        if self.ascii_digits:
+            drop = _NOT_DIGITS_BYTES
+            return [
+                (m.start(), m.end(), len(m.group().encode().translate(None, drop)))
+                for m in _NUMERIC_RUN_ASCII.finditer(self.text)
+            ]
         return [
             (m.start(), m.end(), len(m.group().translate(_NOT_DIGITS)))
             for m in _NUMERIC_RUN.finditer(self.text)
@@ -155,15 +202,14 @@ class Scan:
         """Where an IPv6 address may be: a '::', or six ':hhhh' groups in a row."""
         found = set(self.positions("::"))
         text = self.text
-        for index, start in enumerate(self.starts):  # full form: only texts with 7+ colons
-            end = start + self.lengths[index]
-            if text.count(":", start, end) >= 7:
-                found.update(m.start() for m in _V6_FULL.finditer(text, start, end))
+        if text.count(":") >= 7:  # full form (eight groups, seven colons)
+            found.update(m.start() for m in _V6_FULL.finditer(text))
         return sorted(found)
 
     @cached_property
     def upper_digits(self) -> list[int]:
-        return [m.start() for m in _UPPER_DIGITS.finditer(self.text)]
+        pattern = _UPPER_DIGITS_ASCII if self.ascii_digits else _UPPER_DIGITS
+        return [m.start() for m in pattern.finditer(self.text)]
 
     def positions(self, literal: str) -> list[int]:
         """Every position of a (case-sensitive) literal."""

@@ -25,15 +25,22 @@ def shannon_entropy(text: str) -> float:
 
 def _placeholder_like(value: str) -> bool:
     """Values that stand for a secret without being one: $VAR, <your-key>, ***, code."""
+    if not value or value[0] in "$<{%*[(#" or not _BRACKETS.isdisjoint(value):
+        return True
     lowered = value.lower()
     return (
-        not value
-        or value[0] in "$<{%*[(#"
-        or any(c in value for c in "()[]{}<>")
-        or lowered.startswith(("os.", "process.env", "env.", "xxx", "...", "your-", "your_"))
-        or lowered in ("none", "null", "true", "false", "nil", "undefined", "redacted")
-        or set(value) <= set("*x.-_")
+        lowered.startswith(("os.", "process.env", "env.", "xxx", "...", "your-", "your_"))
+        or lowered in _STAND_INS
+        or set(value) <= _FILLER
     )
+
+
+_BRACKETS = frozenset("()[]{}<>")
+_STAND_INS = frozenset((
+    "none", "null", "true", "false", "nil", "undefined", "redacted",
+    "changeme", "password", "secret", "example", "placeholder",
+))
+_FILLER = frozenset("*x.-_")
 
 
 @register("known_keys")
@@ -69,11 +76,11 @@ class KnownKeyDetector(Detector):
         text: str, pattern: KeyPattern, matches: Iterable[re.Match[str] | None]
     ) -> Iterator[Span]:
         for match in matches:
-            if match is None or (match.start() and _WORD_CHAR.match(text, match.start() - 1)):
+            if match is None or (match.start() and text[match.start() - 1] in _WORD_CHARS):
                 continue  # no match there, or it starts inside a longer word
             start, end = match.span(pattern.group)
-            if start < end:
-                yield start, end, pattern.kind
+            if start < end and len(set(text[max(start, end - 16) : end])) > 2:
+                yield start, end, pattern.kind  # (ghp_xxxx...xxxx is a documentation stand-in)
 
 
 @register("jwt")
@@ -86,7 +93,7 @@ class JwtDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
         for match in self._PATTERN.finditer(text):
-            if not (match.start() and _TOKEN_CHAR.match(text, match.start() - 1)):
+            if not (match.start() and text[match.start() - 1] in _TOKEN_CHARS):
                 yield match.start(), match.end(), "jwt"
 
 
@@ -116,7 +123,7 @@ class UrlPasswordDetector(Detector):
         text = scan.text
         for at in scan.positions("://"):
             start = at
-            while start > max(0, at - 21) and _SCHEME_CHAR.match(text, start - 1):
+            while start > max(0, at - 21) and text[start - 1] in _SCHEME_CHARS:
                 start -= 1
             match = self._PATTERN.match(text, start)
             if match and not _placeholder_like(match.group(1)):
@@ -152,7 +159,7 @@ class AssignmentDetector(Detector):
             if anchor and text[anchor - 1].isalpha():
                 continue  # "monkey", "author": the keyword must start a name segment
             start = anchor
-            while start > max(0, anchor - 40) and _NAME_CHAR.match(text, start - 1):
+            while start > max(0, anchor - 40) and text[start - 1] in _NAME_CHARS:
                 start -= 1
             if match := self._ASSIGNED.match(text, start):
                 group = next(g for g in (2, 3, 4) if match.group(g) is not None)
@@ -215,10 +222,11 @@ _HASH_BEFORE = re.compile(
 _HASH_PREFIX = re.compile(r"(?i)^(?:sha\d+|md5)[-:]")
 _LOWER_WORD = re.compile(r"[a-z][a-z_.-]*")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
-_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
-_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_-]")
-_SCHEME_CHAR = re.compile(r"[A-Za-z0-9+.-]")
-_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_WORD_CHARS = frozenset(_ALNUM + "_")
+_TOKEN_CHARS = frozenset(_ALNUM + "_-")
+_SCHEME_CHARS = frozenset(_ALNUM + "+.-")
+_NAME_CHARS = frozenset(_ALNUM + "_.-")
 
 
 def literal_prefixes(pattern: str, limit: int = 64) -> tuple[str, ...]:
@@ -277,6 +285,9 @@ class EntropyDetector(Detector):
         shortest = max(8, min(self.min_length, self.min_length_cued))
         run = rf"[A-Za-z0-9+/_-]{{{shortest},}}={{0,2}}"
         self._candidate = re.compile(r"(?<![A-Za-z0-9+/_=-])" + run)
+        # The same runs (group 1), found from the character before them: `re` then tries
+        # each word once, from its start, instead of from every one of its characters.
+        self._after_gap = re.compile(rf"[^A-Za-z0-9+/_=-]({run})")
         self.ratio = policy.entropy_ratio
 
     def find(self, scan: Scan) -> Iterator[Span]:
@@ -286,12 +297,14 @@ class EntropyDetector(Detector):
         skip = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
         skip = sorted(skip + scan.claimed)
         skip_starts = [a for a, _ in skip]
-        for match in self._candidate.finditer(text):
-            start = match.start()
+        first = self._candidate.match(text)
+        spans = [first.span()] if first else []
+        spans += [m.span(1) for m in self._after_gap.finditer(text)]
+        for start, end in spans:
             i = bisect_right(skip_starts, start) - 1
             if i >= 0 and start < skip[i][1]:
                 continue
-            value = match.group()
+            value = text[start:end]
             if "/" in value and self._path_like(value):
                 offset = start
                 for part in value.split("/"):
@@ -299,7 +312,7 @@ class EntropyDetector(Detector):
                         yield offset, offset + len(part), "secret"
                     offset += len(part) + 1
             elif self._secret(scan, start, value):
-                yield start, match.end(), "secret"
+                yield start, end, "secret"
 
     @staticmethod
     def _path_like(value: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from .base import Detector, Scan, Span, register
 from .policy import Policy
@@ -75,12 +76,24 @@ class EmailDetector(Detector):
             if match is None or not match.start() < at < match.end():
                 continue
             start, end = match.span()
-            if re.match(r":[\w.~-]+/", text[end : end + 64]):
+            if _SSH_PATH.match(text, end, end + 64):
                 continue  # git@github.com:org/repo.git is a login, not a mailbox
+            if _ASSET.search(text, start, end):
+                continue  # logo@2x.png is an image at twice the resolution
             line_start = text.rfind("\n", 0, start) + 1
             if self._HEADER.match(text, line_start, start):
                 continue
             yield start, end, "email"
+
+
+_NON_DIGIT = re.compile(r"\D")
+_DIGIT_GROUPS = re.compile(r"\d+")
+_NANP_PAREN = re.compile(r"\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}")
+_NANP = re.compile(r"(?:1[ .-])?\d{3}([ .-])\d{3}\1\d{4}")
+_NANP_LOCAL = re.compile(r"[2-9]\d\d-\d{4}")
+_SSH_PATH = re.compile(r":[\w.~-]+/")
+_ASSET = re.compile(r"@\d(?:\.\d)?x\.(?:png|jpe?g|gif|svg|webp|avif|ico|bmp)$", re.IGNORECASE)
+_PREFIX_LEN = re.compile(r"/(\d{1,3})(?!\d)")
 
 
 @register("phone")
@@ -88,13 +101,16 @@ class PhoneDetector(Detector):
     """Phone numbers: international (+...), NANP and national trunk-0 formats; others only
     after a cue word."""
 
+    # Not after [\w+/=.#:$€£-]: each branch checks that after its first character, so that
+    # `re` can skip ahead to a +, ( or digit.
     _PATTERN = re.compile(
-        r"(?<![\w+/=.#:$€£-])"
-        r"(?:\+\d{1,3}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?(?:[ .-]?\d{2,5}){1,5}"
-        r"|\(\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]?\d{2,5}){0,3}"
-        r"|\d{1,5}(?:[ .-]\d{2,6}){1,5}"
-        r"|\d{7,15})"
-        r"(?![\w/]|[.,:-]\d)"
+        r"(?:\+(?<![\w+/=.#:$€£-]\+)\d{1,3}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?"
+        r"(?:[ .-]?\d{2,5}){1,5}"
+        r"|\((?<![\w+/=.#:$€£-]\()\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]?\d{2,5}){0,3}"
+        r"|\d(?<![\w+/=.#:$€£-]\d)(?:\d{0,4}(?:[ .-]\d{2,6}){1,5}|\d{6,14}))"
+        # not a prefix of a longer number; a comma is a thousands separator only before
+        # exactly three digits (a CSV row goes on with ",2024-02-11")
+        r"(?![\w/]|[.:-]\d|,\d{1,3}(?!\d))"
     )
     _DATE = re.compile(r"(?:19|20)\d\d[-./ ]\d\d?[-./ ]\d\d?|\d\d?[-./ ]\d\d?[-./ ](?:19|20)\d\d")
 
@@ -107,40 +123,49 @@ class PhoneDetector(Detector):
         for run_start, run_end, digits in scan.numeric_runs:
             if digits < 7:
                 continue
-            for match in self._PATTERN.finditer(text, run_start, min(size, run_end + 2)):
+            for match in self._PATTERN.finditer(text, run_start, min(size, run_end + 6)):
                 start, end = match.span()
-                if self._phone(match.group(), scan.before(start, 30)):
+                if self._phone(match.group(), scan, start):
                     yield start, end, "phone"
 
-    def _phone(self, value: str, before: str) -> bool:
+    def _phone(self, value: str, scan: Scan, start: int) -> bool:
         if self._DATE.match(value):
             return False  # a date (with a time after it)
-        digits = re.sub(r"\D", "", value.replace("(0)", ""))
+        bare = value.replace("(0)", "") if "(0)" in value else value
+        digits = _NON_DIGIT.sub("", bare)
         if not 7 <= len(digits) <= 15:
             return False
-        cue = max((m.end() for m in self.cues.finditer(before)), default=-1)
+        before = scan.before(start, 30)
         recent = max(0, len(before) - 20)
-        stop = max((m.end() for m in self.stops.finditer(before, recent)), default=-1)
-        if stop > cue or before.rstrip().endswith("#"):
-            return False  # the nearest word says it is an order, ticket, id... number
-        cued = cue >= 0
-        if value.startswith("+"):
+        if self.stops.search(before, recent) is not None:
+            stop = max(m.end() for m in self.stops.finditer(before, recent))
+            if stop > max((m.end() for m in self.cues.finditer(before)), default=-1):
+                return False  # the nearest word says it is an order, ticket, id... number
+        if before.rstrip().endswith("#"):
+            return False
+        if value[0] == "+":
             return len(digits) >= 8
-        groups = [len(g) for g in re.findall(r"\d+", value.replace("(0)", ""))]
-        if re.fullmatch(r"\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}", value):
+        if _NANP_PAREN.fullmatch(value):
             return digits[0] != "0"
-        if re.fullmatch(r"(?:1[ .-])?\d{3}([ .-])\d{3}\1\d{4}", value):
+        if _NANP.fullmatch(value):
             return digits[-10] not in "01"
-        if digits[0] == "0" and 10 <= len(digits) <= 11 and len(groups) >= 2:
+        if digits[0] == "0" and 10 <= len(digits) <= 11 and len(_DIGIT_GROUPS.findall(bare)) >= 2:
             return digits[1] != "0"
-        return cued and len(digits) >= 7
+        if _NANP_LOCAL.fullmatch(value):
+            return True  # NANP local number (555-0100)
+        return self.cues.search(before) is not None
 
 
 @register("card")
 class CardDetector(Detector):
     """Payment card numbers: 13-19 digits, one kind of separator, a known issuer prefix, Luhn."""
 
-    _PATTERN = re.compile(r"(?<![\d.,-])\d{4}(?:([ -]?)\d{2,6})(?:\1\d{1,6}){0,4}(?![\d-]|[.,]\d)")
+    # Not after a digit, point or dash; after a comma only when grouped (a CSV field, not
+    # a thousands separator).
+    _PATTERN = re.compile(
+        r"(?<![\d.-])(?:(?<!,)|(?=\d{4}[ -]\d))\d{4}(?:([ -]?)\d{2,6})(?:\1\d{1,6}){0,4}"
+        r"(?![\d-]|[.,]\d)"
+    )
     _ISSUER = re.compile(
         r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5|4[4-9]|22)|35(?:2[89]|[3-8]\d)"
         r"|3(?:0[0-5]|[689])|5[06-9]|6[0-9]|62"
@@ -152,7 +177,7 @@ class CardDetector(Detector):
             if count < 13:
                 continue
             for match in self._PATTERN.finditer(text, run_start, min(size, run_end + 2)):
-                digits = re.sub(r"\D", "", match.group())
+                digits = _NON_DIGIT.sub("", match.group())
                 if 13 <= len(digits) <= 19 and self._ISSUER.match(digits) and luhn_ok(digits):
                     yield match.start(), match.end(), "card"
 
@@ -161,7 +186,12 @@ class CardDetector(Detector):
 class IbanDetector(Detector):
     """IBANs, printed compact or in groups of four, that pass the country length and mod-97."""
 
-    _PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
+    # Per length: the country code, check digits and exactly length - 4 more characters, each
+    # after an optional space (an IBAN is followed by no letter or digit; checked in find).
+    _EXACT: ClassVar[dict[int, re.Pattern[str]]] = {
+        n: re.compile(rf"(?<![A-Za-z0-9])[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{{n - 4}}}")
+        for n in set(IBAN_LENGTHS.values())
+    }
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
@@ -169,18 +199,12 @@ class IbanDetector(Detector):
             want = IBAN_LENGTHS.get(text[anchor : anchor + 2])
             if want is None or text[anchor + 2] == " ":
                 continue
-            match = self._PATTERN.match(text, anchor)
+            match = self._EXACT[want].match(text, anchor)
             if match is None:
                 continue
-            count, end = 0, match.start()
-            for end in range(match.start(), match.end()):
-                count += text[end] != " "
-                if count == want:
-                    break
-            value = text[match.start() : end + 1]
-            tail = text[end + 1 : end + 2]
-            if count == want and not tail.isalnum() and iban_ok(value):
-                yield match.start(), end + 1, "iban"
+            end = match.end()
+            if not text[end : end + 1].isalnum() and iban_ok(match.group()):
+                yield anchor, end, "iban"
 
 
 @register("ssn")
@@ -226,24 +250,43 @@ class IpDetector(Detector):
     """IPv4 and IPv6 addresses; not versions, OID-like runs, CIDR network addresses or the
     policy's ignored ones."""
 
+    # Not after [\w.-], checked after the first digit (so that `re` can skip to digits).
     _V4 = re.compile(
-        r"(?<![\w.-])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+        r"(?:2(?<![\w.-]2)(?:5[0-5]|[0-4]\d)|1(?<![\w.-]1)\d\d|[1-9](?<![\w.-][1-9])\d"
+        r"|\d(?<![\w.-]\d))\."
+        r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
         r"(?![\w-]|\.\d)"
     )
-    _V6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?(?![\w:])")
-    _VERSION = re.compile(r"(?i)\b(?:v|version|ver|release|rev|revision|build|firmware)\b")
+    # Not ending in one colon, and not followed by a word character or by a colon that goes
+    # on ("from 2001:db8::1: icmp_seq=1" holds an address).
+    _V6 = re.compile(
+        r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?"
+        r"(?<![0-9A-Fa-f]:)(?!\w|:[\w:])"
+    )
+    _VERSION = re.compile(
+        r"(?i)\b(?:v|versions?|ver|releases?|released|rev|revision|builds?|firmware|hotfix(?:es)?"
+        r"|changelog)\b"
+    )
+    # A dotted quad this close after a version is one too ("api 1.2.3.4, web 1.2.3.5").
+    _LIST_GAP = 30
 
     def __init__(self, policy: Policy) -> None:
         self.ignore = policy.ip_ignore
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
+        version_end = -1_000
         for run_start, run_end, digits in scan.numeric_runs:
-            if digits < 4 or "." not in text[run_start:run_end]:
+            if digits < 4 or text.find(".", run_start, run_end) < 0:
                 continue
             for match in self._V4.finditer(text, run_start, min(size, run_end + 2)):
                 value = match.group()
-                if self._VERSION.search(scan.before(match.start(), 40)):
+                start = match.start()
+                listed = 0 <= start - version_end <= self._LIST_GAP and not any(
+                    c in "\n\x00" for c in text[version_end:start]
+                )
+                if listed or self._VERSION.search(scan.before(start, 40)):
+                    version_end = match.end()
                     continue
                 if self._keep(value, text, match.end(), 32):
                     yield match.start(), match.end(), "ip"
@@ -256,6 +299,10 @@ class IpDetector(Detector):
                 seen.add(match.span())
                 if not any(c.isdigit() for c in value):
                     continue
+                if ("::" in value and value.count("::") > 1) or (
+                    "::" not in value and value.count(":") != 7
+                ):
+                    continue  # IPv6Address() would refuse it; this is cheaper
                 try:
                     ipaddress.IPv6Address(value)
                 except ValueError:
@@ -266,7 +313,15 @@ class IpDetector(Detector):
     def _keep(self, value: str, text: str, end: int, bits: int) -> bool:
         if value in self.ignore or value.startswith("127."):
             return False
-        if prefix := re.match(r"/(\d{1,3})(?!\d)", text[end : end + 4]):
+        if prefix := _PREFIX_LEN.match(text, end, end + 4):
+            length = prefix.group(1)
+            if bits == 32 and length.isascii():  # ipaddress, in integers
+                size = int(length)
+                if size > 32:
+                    return True
+                a, b, c, d = map(int, value.split("."))
+                host = ((a << 24) | (b << 16) | (c << 8) | d) & ((1 << (32 - size)) - 1)
+                return host != 0 or size == 32
             try:
                 network = ipaddress.ip_network(f"{value}/{prefix.group(1)}", strict=False)
             except ValueError:
@@ -283,6 +338,7 @@ _SUFFIX = (
     r"Circle|Cir|Walk|Hill|Quay|Wharf|Broadway|Loop|Plaza|Trail|Alley|Pike"
 )
 _DE_SUFFIXES = ("straße ", "strasse ", "str. ", "weg ", "platz ", "allee ", "gasse ", "damm ")
+_DE_SUFFIX = re.compile("|".join(re.escape(s) for s in _DE_SUFFIXES))
 _NAME = r"[A-Z][A-Za-z'.-]*"
 _CITY = r"[A-Z][A-Za-z'.-]*(?!\w)(?: [A-Z][A-Za-z'.-]*(?!\w)){0,2}"
 _UNIT = r"(?:,? (?:Suite|Ste\.?|Apt\.?|Apartment|Unit|Floor|Fl\.?|Flat|#) ?[\w-]+)"
@@ -296,12 +352,13 @@ class AddressDetector(Detector):
     """Street addresses: "<number> <Name> <Street|Road|...>" (US/UK) and "<Name>straße <number>"
     (DE), with a following unit, city, state and ZIP or UK postcode when present."""
 
+    # Look-behinds come after the first character, so that `re` can skip to candidates.
     _EN = re.compile(
-        rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?(?:-\d{{1,5}})? (?:{_NAME} ){{1,4}}"
+        rf"\d(?<![\w.,-]\d)\d{{0,4}}[A-Za-z]?(?:-\d{{1,5}})? (?:{_NAME} ){{1,4}}"
         rf"(?:{_SUFFIX})\b\.?(?: (?:NW|NE|SW|SE|N|S|E|W)\b)?{_TAIL}"
     )
     _DE = re.compile(
-        r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|damm)"
+        r"[A-ZÄÖÜ](?<!\w[A-ZÄÖÜ])[a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|damm)"
         r" \d{1,4}[a-z]?(?:, ?\d{5} [A-ZÄÖÜ][a-zäöüß]+)?"
     )
 
@@ -313,13 +370,9 @@ class AddressDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
         seen: set[tuple[int, int]] = set()
-        anchors = scan.anchored(self.anchor_set)
-        lower = scan.lower
-        for suffix in _DE_SUFFIXES:  # German suffixes end a word: found by substring search
-            pos = lower.find(suffix)
-            while pos >= 0:
-                anchors.append(pos)
-                pos = lower.find(suffix, pos + 1)
+        # German suffixes end a word: found anywhere (no two occurrences can overlap)
+        german = [m.start() for m in _DE_SUFFIX.finditer(scan.lower)]
+        anchors = scan.anchored(self.anchor_set) + german  # (a new list: that one is shared)
         for anchor in anchors:
             for pattern in (self._EN, self._DE):
                 for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):

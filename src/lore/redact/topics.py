@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import re._constants as _constants
 import re._parser as _parser
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import cast
 
@@ -164,10 +165,12 @@ class TopicClassifier:
         if not self.rules:
             return out
         present: dict[int, set[str]] = {}
-        for literal in self.by_literal:
-            for pos in scan.hits.get(literal, ()):
-                index = scan.owner(pos, pos + len(literal))
-                if index is not None:
+        hits, starts, lengths = scan.hits, scan.starts, scan.lengths
+        for literal in self.by_literal.keys() & hits.keys():
+            size = len(literal)
+            for pos in hits[literal]:
+                index = bisect_right(starts, pos) - 1  # scan.owner(), inlined
+                if pos + size <= starts[index] + lengths[index]:
                     present.setdefault(index, set()).add(literal)
         if self.always:
             for index in range(len(texts)):
