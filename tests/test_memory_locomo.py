@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from lore import Lore
@@ -47,3 +48,20 @@ def test_with_memories_distils_and_maps_memories_to_their_turns(
     fused = locomo.fuse_memories(lore, ["D1:3", "D1:2"], hits, turns)
     assert fused[:3] == ["D1:3", "D1:1", "D1:2"]  # the memory's turn sits at the memory's rank
     assert turns == {hits[0].memory.id: ["D1:1"]}
+
+
+def test_a_memory_hit_brings_at_most_memory_turns_of_its_evidence(
+    lore: Lore, tmp_path: Path
+) -> None:
+    """A memory citing many turns (a long episode) takes its rank with its first few turns
+    only, so it cannot push a whole session into the top ranks."""
+    path = _data(tmp_path / "locomo.json")
+    locomo.evaluate(lore, path, with_memories=True)
+    fact = lore.search_memories("Where does Ann live?", 1, kinds=["fact"], namespace="locomo")[0]
+    records = [h.record for h in lore.search("Ann Bo", k=10, namespace="locomo")]
+    wide = replace(fact.memory, evidence=tuple(r.id for r in records) * 3)  # 9 citations
+    hit = replace(fact, memory=wide)
+    turns: dict[str, list[str]] = {}
+    fused = locomo.fuse_memories(lore, ["D1:3"], [hit], turns)
+    assert len(turns[wide.id]) == locomo.MEMORY_TURNS == 5
+    assert set(fused) == {"D1:1", "D1:2", "D1:3"}  # each turn once, at its best place

@@ -1,4 +1,12 @@
-"""LoCoMo retrieval evaluation: each question searched alone, scored on its evidence turns."""
+"""LoCoMo retrieval evaluation: each question searched alone, scored on its evidence turns.
+
+With memories, the ranking is the record turns and the best memories for the question fused by
+reciprocal rank (k=60, memory weight MEMORY_WEIGHT): a memory found at memory rank j sits
+where a turn found at record rank j would, and is replaced there by the turns it cites (in
+the memory's evidence order, at most MEMORY_TURNS of them, a turn counted once at its best
+place). A memory citing more turns than that (a long episode) cannot push a whole session
+into the top ranks; only the question text reaches the engine.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ SESSION_KS = (1, 5, 10)
 RETRIEVE = max(TURN_KS)
 MEMORY_HITS = 10
 MEMORY_WEIGHT = 1.0  # a memory's reciprocal-rank weight relative to a retrieved turn's
+MEMORY_TURNS = 5  # at most this many of a memory's evidence turns take its place
 # Episodes cite a session's central turns, not the answer to a question: as hits they cost
 # 19 points of recall@10 on LoCoMo dev (docs/benchmarks.md, Memories), so they are dropped
 # from the best MEMORY_HITS of all kinds (searching only other kinds would force in
@@ -139,7 +148,8 @@ def fuse_memories(
     lore: Lore, ranked: list[str], found: list[MemoryHit], turns_of: dict[str, list[str]]
 ) -> list[str]:
     """Record turns and memories fused by reciprocal rank (k=60, Cormack et al. 2009), each
-    memory replaced by its evidence turns in order; a turn counts once, at its best place."""
+    memory replaced by its first MEMORY_TURNS evidence turns in order; a turn counts once, at
+    its best place."""
     scores: dict[tuple[str, str], float] = {}
     for rank, dia_id in enumerate(ranked, start=1):
         scores[("turn", dia_id)] = 1.0 / (60 + rank)
@@ -148,7 +158,7 @@ def fuse_memories(
         if hit.memory.id not in turns_of:
             turns_of[hit.memory.id] = [
                 normalise_dia_id(str(lore.get(rid).metadata.get("dia_id", "")))
-                for rid in hit.memory.evidence
+                for rid in hit.memory.evidence[:MEMORY_TURNS]
             ]
     order = sorted(scores, key=lambda item: -scores[item])
     out: list[str] = []
