@@ -43,9 +43,9 @@ def distill(
     adds nothing. A newer fact that contradicts an older one about the same subject and
     attribute supersedes it (valid_to, superseded_by); nothing is deleted. Offline and
     rule-based unless LORE_LLM_URL and LORE_LLM_MODEL name an OpenAI-compatible chat
-    endpoint: then one validated call per session batch makes its facts and episode, and an
-    answer that never validates is recorded for --retry-failed. Reports what it made and
-    what it cost.
+    endpoint (LORE_LLM_API_KEY its key, LORE_LLM_MAX_TOKENS the answer cap, default 1024):
+    then one validated call per session batch makes its facts and episode, and an answer that
+    never validates is recorded for --retry-failed. Reports what it made and what it cost.
     """
     lore = settings.open(must_exist=True)
     llm = None if no_llm else USE_DEFAULT

@@ -11,6 +11,8 @@ import httpx
 
 from ..errors import ConfigError, LoreError
 
+DEFAULT_MAX_TOKENS = 1024  # per answer; LORE_LLM_MAX_TOKENS overrides
+
 
 class LLMError(LoreError):
     """The chat endpoint could not be reached or answered with something unusable."""
@@ -34,7 +36,13 @@ class ChatClient:
     """Posts chat messages to an OpenAI-compatible server and returns the first choice."""
 
     def __init__(
-        self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 120.0
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
         if not base_url or not model:
             raise ConfigError(
@@ -43,6 +51,9 @@ class ChatClient:
             )
         self.base_url = base_url.rstrip("/")
         self.model = model
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ConfigError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        self.max_tokens = max_tokens
         path = "/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions"
         self._path = path
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -50,12 +61,23 @@ class ChatClient:
 
     @classmethod
     def from_env(cls) -> ChatClient | None:
-        """The client `LORE_LLM_URL` and `LORE_LLM_MODEL` configure (key: `LORE_LLM_API_KEY`);
-        None when they are not set: every LLM step then takes its no-LLM path."""
+        """The client `LORE_LLM_URL` and `LORE_LLM_MODEL` configure (key: `LORE_LLM_API_KEY`,
+        answer cap: `LORE_LLM_MAX_TOKENS`); None when they are not set: every LLM step then
+        takes its no-LLM path."""
         url, model = os.environ.get("LORE_LLM_URL"), os.environ.get("LORE_LLM_MODEL")
         if not url or not model:
             return None
-        return cls(url, model, api_key=os.environ.get("LORE_LLM_API_KEY") or None)
+        cap = os.environ.get("LORE_LLM_MAX_TOKENS") or str(DEFAULT_MAX_TOKENS)
+        try:
+            max_tokens = int(cap)
+        except ValueError:
+            raise ConfigError(
+                f"LORE_LLM_MAX_TOKENS must be a positive integer, got {cap!r}",
+                hint="unset it for the default of 1024",
+            ) from None
+        return cls(
+            url, model, api_key=os.environ.get("LORE_LLM_API_KEY") or None, max_tokens=max_tokens
+        )
 
     @property
     def method(self) -> str:
@@ -63,11 +85,17 @@ class ChatClient:
         return f"llm:{self.model}"
 
     def complete(
-        self, messages: list[dict[str, str]], *, max_tokens: int = 1024, json_mode: bool = True
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        json_mode: bool = True,
     ) -> Completion:
-        """The model's answer to `messages` (temperature 0; JSON mode when asked)."""
+        """The model's answer to `messages` (temperature 0; JSON mode when asked; at most
+        `max_tokens`, by default the client's cap)."""
         body: dict[str, Any] = {
-            "model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_tokens,
+            "model": self.model, "messages": messages, "temperature": 0,
+            "max_tokens": self.max_tokens if max_tokens is None else max_tokens,
         }
         if json_mode:
             body["response_format"] = {"type": "json_object"}
