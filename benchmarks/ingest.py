@@ -2,14 +2,19 @@
 
     python benchmarks/ingest.py [--records 20000] [--minilm-records 2000] [--json]
 
-Each run writes realistic chat drafts into a fresh file store. MiniLM's ingest rate is
-compared with the embedder's own rate on the same texts, measured in the same run.
+Each run writes realistic chat drafts into a fresh file store, as `Lore.open` sets it up: with
+the default redaction policy (unless $LORE_REDACTION_POLICY names another); one more hash run
+has redaction off. MiniLM's ingest rate is compared with the embedder's own rate on the same
+texts, measured in the same run. The machine's own speed is measured in the same run too: the
+same rows, prepared beforehand, into a bare SQLite table (`sqlite_reference_records_per_s`), so
+rates from a loaded or a different machine compare as ratios to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -19,7 +24,7 @@ from typing import Any
 
 from synthetic import chat_drafts, machine, progress
 
-from lore import Draft, Lore
+from lore import USE_DEFAULT, Draft, Lore
 from lore.ids import new_id
 from lore.index.contextual import embedding_text, index_contexts
 from lore.index.embed.base import Embedder
@@ -41,15 +46,21 @@ def drafts(count: int, seed: int = 0) -> list[Draft]:
 
 
 def ingest_rate(
-    items: list[Draft], embedder: str | Embedder, workdir: Path, neighbours: int | None = None
+    items: list[Draft],
+    embedder: str | Embedder,
+    workdir: Path,
+    neighbours: int | None = None,
+    redaction: Any = USE_DEFAULT,
 ) -> dict[str, Any]:
     """Records per second into a fresh store, where the time goes, then the same drafts again
     (all duplicates)."""
     path = workdir / f"ingest-{time.perf_counter_ns()}.db"
-    with Lore.open(path, embedder=embedder) as lore:
+    with Lore.open(path, embedder=embedder, redaction=redaction) as lore:
         if neighbours is not None:
             lore.writer.neighbours = neighbours
         owners = {"insert_rows": lore.store, "insert_vectors": lore.store, "embed": lore.embedder}
+        if lore.redactor is not None:
+            owners["redact_batch"] = lore.redactor
         spent = _clock(owners)
         started = time.perf_counter()
         report = lore.add_many(items, namespace=NAMESPACE)
@@ -89,13 +100,9 @@ def _clock(methods: dict[str, Any]) -> dict[str, float]:
     return spent
 
 
-def store_ceiling(items: list[Draft], workdir: Path) -> float:
-    """Records per second the store alone takes: rows, contexts and vectors made beforehand,
-    then inserted in transactions of BATCH_SIZE, as the writer does."""
-    path = workdir / f"ceiling-{time.perf_counter_ns()}.db"
-    store = SQLiteStore(path)
-    vectors = HashEmbedder().embed([embedding_text(d) for d in items])
-    rows = [
+def prepared_rows(items: list[Draft]) -> list[StoredRow]:
+    """The rows the writer would make of `items` (without redaction)."""
+    return [
         StoredRow(
             id=new_id(), namespace=f"{NAMESPACE}/{d.namespace}", connector="api", uri="api",
             source_id="", session_id=d.session_id, seq=d.seq, actor=d.actor, role=d.role,
@@ -104,6 +111,15 @@ def store_ceiling(items: list[Draft], workdir: Path) -> float:
         )
         for d, context in zip(items, index_contexts(items), strict=True)
     ]
+
+
+def store_ceiling(items: list[Draft], workdir: Path) -> float:
+    """Records per second the store alone takes: rows, contexts and vectors made beforehand,
+    then inserted in transactions of BATCH_SIZE, as the writer does."""
+    path = workdir / f"ceiling-{time.perf_counter_ns()}.db"
+    store = SQLiteStore(path)
+    vectors = HashEmbedder().embed([embedding_text(d) for d in items])
+    rows = prepared_rows(items)
     started = time.perf_counter()
     for at in range(0, len(rows), BATCH_SIZE):
         with store.transaction():
@@ -111,6 +127,32 @@ def store_ceiling(items: list[Draft], workdir: Path) -> float:
             store.insert_vectors([g[0] for g in got if g], vectors[at : at + BATCH_SIZE])
     took = time.perf_counter() - started
     store.close()
+    for leftover in workdir.glob(path.name + "*"):
+        leftover.unlink()
+    return round(len(rows) / took, 1)
+
+
+def sqlite_reference(items: list[Draft], workdir: Path) -> float:
+    """Records per second into a bare table (the rows' columns and a vector BLOB; no index, no
+    full text) in transactions of BATCH_SIZE, with the store's settings: how fast this machine
+    runs SQLite right now, whatever Lore's code does."""
+    path = workdir / f"reference-{time.perf_counter_ns()}.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    names = list(StoredRow.__annotations__)
+    columns = ", ".join(names)
+    db.execute(f"CREATE TABLE plain (rowid INTEGER PRIMARY KEY, {columns}, vector BLOB)")
+    blob = bytes(4 * HashEmbedder().dim)
+    rows = [(*(getattr(row, name) for name in names), blob) for row in prepared_rows(items)]
+    sql = f"INSERT INTO plain ({columns}, vector) VALUES ({', '.join('?' * len(rows[0]))})"
+    started = time.perf_counter()
+    for at in range(0, len(rows), BATCH_SIZE):
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(sql, rows[at : at + BATCH_SIZE])
+        db.execute("COMMIT")
+    took = time.perf_counter() - started
+    db.close()
     for leftover in workdir.glob(path.name + "*"):
         leftover.unlink()
     return round(len(rows) / took, 1)
@@ -130,16 +172,27 @@ def run(records: int, minilm_records: int) -> dict[str, Any]:
         for attempt in range(REPEATS):
             progress(f"hash embedder: {records:,} records, run {attempt + 1}/{REPEATS}")
             runs.append(ingest_rate(items, "hash", workdir))
+        progress("hash embedder, redaction off")
+        unredacted = ingest_rate(items, "hash", workdir, redaction=None)
         progress("the store alone (rows prepared beforehand)")
         ceiling = store_ceiling(items, workdir)
+        progress("a bare SQLite table (this machine's speed)")
+        reference = sqlite_reference(items, workdir)
         progress("hash embedder, no neighbouring turns in the full-text context")
         bare = ingest_rate(items, "hash", workdir, neighbours=0)
+        rate = statistics.median(r["records_per_s"] for r in runs)
         report["hash"] = {
             "records": records,
-            "records_per_s": statistics.median(r["records_per_s"] for r in runs),
+            "records_per_s": rate,
             "runs": runs,
+            "without_redaction": unredacted,
             "without_neighbour_context": bare,
             "store_alone_records_per_s": ceiling,
+            "sqlite_reference_records_per_s": reference,
+            "share_of_sqlite_reference": round(rate / reference, 3),
+            "without_redaction_share_of_sqlite_reference": round(
+                unredacted["records_per_s"] / reference, 3
+            ),
         }
 
         from lore.index.embed.onnx_minilm import MiniLMEmbedder
@@ -181,8 +234,10 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     hashed, minilm = report["hash"], report["minilm"]
-    print(f"hash embedder: {hashed['records_per_s']:,} records/s ({hashed['records']:,} records);"
-          f" the store alone takes {hashed['store_alone_records_per_s']:,}/s")
+    print(f"hash embedder: {hashed['records_per_s']:,} records/s ({hashed['records']:,} records),"
+          f" {hashed['without_redaction']['records_per_s']:,}/s without redaction;"
+          f" the store alone takes {hashed['store_alone_records_per_s']:,}/s, a bare SQLite"
+          f" table {hashed['sqlite_reference_records_per_s']:,}/s")
     print(
         f"MiniLM: {minilm['ingest_records_per_s']:,} records/s ingesting,"
         f" {minilm['embedder_texts_per_s']:,} texts/s embedding alone"

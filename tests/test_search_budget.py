@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,3 +84,72 @@ def test_hash_embedder_matches_its_definition() -> None:
                 expected[row, value % dim] += 1.0 if value >> 63 else -1.0
         assert np.array_equal(embedder.embed_batch(texts), expected)
         assert np.array_equal(embedder.embed_batch(texts), expected)  # from the cache
+
+
+def _chat_store(path: Path, settings: SearchSettings | None = None) -> Lore:
+    from lore.types import Draft
+
+    lore = _store(path, settings)
+    words = ["billing", "deploy", "status", "pottery", "kayak", "lunch", "invoice", "rollback"]
+    drafts = []
+    for i in range(240):
+        picked = [words[(i * 7 + j * 3) % len(words)] for j in range(1 + i % 4)]
+        drafts.append(
+            Draft(
+                text=" ".join(picked) + f" note {i}",
+                actor="ann" if i % 2 else "bob",
+                session_id=f"s{i // 12}",
+                seq=i % 12,
+            )
+        )
+    lore.add_many(drafts, namespace="ops")
+    lore.add_many(drafts[:24], namespace="other")  # the same session ids in another namespace
+    return lore
+
+
+def test_the_replica_connection_changes_no_score(tmp_path: Path, monkeypatch: Any) -> None:
+    """Full-text scoring split between two connections gives the sequential answer."""
+    import lore.search.hybrid as hybrid
+
+    monkeypatch.setattr(hybrid, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(hybrid, "PARALLEL_MIN_LOOKUPS", 0)
+    monkeypatch.setattr(hybrid.parallel, "spare_core", lambda: True)
+    queries = ["billing deploy status", "pottery kayak", "rollback", "invoice lunch note 7"]
+    for budget in (20_000, 40):
+        with _chat_store(tmp_path / f"lore-{budget}.db", SearchSettings(fts_budget=budget)) as lore:
+            assert lore.store.replica() is not None
+            split = [lore.search(q, 10) for q in queries]
+            ranked = [lore.searcher.fts(q, Filters(), 100) for q in queries]
+            monkeypatch.setattr(lore.store, "replica", lambda: None)
+            assert [lore.searcher.fts(q, Filters(), 100) for q in queries] == ranked
+            assert [lore.search(q, 10) for q in queries] == split
+
+
+def test_session_evidence_sums_the_best_pool_turns_of_each_session(tmp_path: Path) -> None:
+    for budget in (20_000, 40):  # a small store looks up every turn, a big one fewer
+        with _chat_store(tmp_path / f"lore-{budget}.db", SearchSettings(fts_budget=budget)) as lore:
+            _check_session_evidence(lore)
+
+
+def _check_session_evidence(lore: Lore) -> None:
+    searcher, store = lore.searcher, lore.store
+    for query in ["billing deploy status", "pottery kayak lunch"]:
+        pool = searcher.fts(query, Filters(), 1000)
+        candidates = {"fts": pool[:5], "vector": searcher.vector(query, Filters(), 20)}
+        sessions = store.sessions_of([rowid for rowid, _ in pool])
+        by_session: dict[tuple[str, str], list[float]] = {}
+        for rowid, score in pool:
+            if rowid in sessions:
+                by_session.setdefault(sessions[rowid], []).append(score)
+        wanted = {rowid for ranking in candidates.values() for rowid, _ in ranking}
+        sessions.update(store.sessions_of(list(wanted)))
+        expected = sorted(
+            (
+                (rowid, sum(sorted(by_session[sessions[rowid]])[-3:]))
+                for rowid in wanted
+                if sessions.get(rowid) in by_session
+            ),
+            key=lambda item: (-item[1], item[0]),
+        )
+        assert expected
+        assert searcher.session_evidence(pool, candidates) == expected

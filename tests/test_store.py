@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lore import ConfigError, Draft, EmbedderMismatch, Lore, NotFound, StorageError
@@ -158,3 +159,115 @@ def test_a_time_that_cannot_be_read_back_is_refused(lore: Lore) -> None:
     assert "time out of range" in report.problems[0].reason
     lore.add("fine")
     assert [h.record.text for h in lore.search("too old fine")] == ["fine"]
+
+
+def _fts_is_consistent(lore: Lore) -> None:
+    """FTS5 checks its index against the records table (raises on any difference)."""
+    lore.store.db.execute("INSERT INTO records_fts(records_fts) VALUES ('integrity-check')")
+
+
+def test_full_text_rows_match_records_through_duplicates_and_forget(lore: Lore) -> None:
+    drafts = [
+        Draft(text=f"turn {i} about the payments webhook", actor="ann", session_id="s", seq=i)
+        for i in range(30)
+    ]
+    report = lore.add_many(drafts + drafts[:5])  # repeats inside the batch are duplicates
+    assert (report.added, report.duplicates) == (30, 5)
+    assert lore.add_many(drafts).duplicates == 30
+    lore.forget(report.record_ids[:3])
+    _fts_is_consistent(lore)
+    assert lore.stats()["vectors"] == lore.stats()["records"] == 27
+    hits = lore.search("turn 7", k=1, mode="fts")
+    assert hits[0].record.text == "turn 7 about the payments webhook"
+
+
+def test_a_store_made_before_migration_6_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    for number, name, sql in MIGRATIONS[:5]:
+        db.executescript(
+            f"BEGIN;\n{sql}\nINSERT INTO migrations VALUES ({number}, '{name}', '');\nCOMMIT;"
+        )
+    db.execute(  # a record written by the old code: its full text came from the trigger
+        "INSERT INTO records (id, namespace, connector, uri, source_id, kind, text, recorded_at,"
+        " content_hash, context) VALUES ('01OLD', 'default', 'api', 'api', '', 'message',"
+        " 'legacy ledger reconciliation', 0, 'h', '')"
+    )
+    db.close()
+    with Lore.open(path, embedder="hash") as lore:
+        triggers = {
+            row[0]
+            for row in lore.store.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            )
+        }
+        assert "records_fts_insert" not in triggers and "records_fts_delete" in triggers
+        lore.add("fresh ledger reconciliation notes")
+        _fts_is_consistent(lore)  # each record indexed exactly once
+        texts = {h.record.text for h in lore.search("ledger reconciliation", k=5, mode="fts")}
+        assert texts == {"legacy ledger reconciliation", "fresh ledger reconciliation notes"}
+
+
+def test_a_record_another_writer_stores_meanwhile_is_a_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lore.db"
+    drafts = [Draft(text=f"deploy note {i}", session_id="d", seq=i) for i in range(6)]
+    with Lore.open(path, embedder="hash") as lore, Lore.open(path, embedder="hash") as other:
+        embed = lore.embedder.embed
+
+        def racing(texts: list[str], **kwargs: object) -> object:
+            other.add_many(drafts[:4])  # lands between the duplicate check and the insert
+            monkeypatch.setattr(lore.embedder, "embed", embed)
+            return embed(texts)
+
+        monkeypatch.setattr(lore.embedder, "embed", racing)
+        report = lore.add_many(drafts)
+        assert (report.added, report.duplicates) == (2, 4)
+        assert lore.stats()["records"] == lore.stats()["vectors"] == 6
+        _fts_is_consistent(lore)
+
+
+def test_a_record_forgotten_meanwhile_is_stored_again_with_its_vector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lore.db"
+    drafts = [Draft(text=f"incident review {i}", session_id="r", seq=i) for i in range(4)]
+    with Lore.open(path, embedder="hash") as lore, Lore.open(path, embedder="hash") as other:
+        stored = lore.add_many(drafts[:2]).record_ids
+        embed = lore.embedder.embed
+
+        def racing(texts: list[str], **kwargs: object) -> object:
+            other.forget(stored)  # stored at the duplicate check, gone at the insert
+            monkeypatch.setattr(lore.embedder, "embed", embed)
+            return embed(texts)
+
+        monkeypatch.setattr(lore.embedder, "embed", racing)
+        report = lore.add_many(drafts)
+        assert (report.added, report.duplicates) == (4, 0)
+        assert lore.stats()["records"] == lore.stats()["vectors"] == 4
+        rowids, vectors = lore.store.vectors_of(range(1, 100))
+        texts = [r.text for r in lore.store.records_by_rowid(rowids.tolist()).values()]
+        assert np.allclose(vectors, lore.embedder.embed(texts))  # each row its own vector
+
+
+def test_content_hash_is_unchanged_for_stored_records() -> None:
+    # Stores made by earlier versions hold these hashes: a different one would re-add records.
+    import hashlib
+    import json
+
+    from lore.ingest.writer import content_hash
+
+    draft = Draft(
+        text='Café "ß"\u2028 😀',
+        kind="utterance",
+        session_id="s1",
+        seq=4,
+        actor="ann",
+        role="user",
+        occurred_at=datetime(2026, 3, 2, 10, 4, 5, 250000, tzinfo=UTC),
+    )
+    fields = ["utterance", "s1", 4, "ann", "user", 1772445845.25, 'Café "ß"\u2028 😀']
+    payload = json.dumps(fields, ensure_ascii=False).encode()
+    assert content_hash(draft) == hashlib.sha256(payload).hexdigest()

@@ -37,19 +37,36 @@ def index_contexts(
     `previous` maps a session key to the texts of its last stored turns (oldest first), so a
     batch that continues a session still sees the turns before its first draft.
     """
-    before: dict[SessionKey, list[str]] = {k: list(v) for k, v in (previous or {}).items()}
+    if neighbours <= 0:
+        return [draft.actor or "" for draft in drafts]
+    # Each session's clipped turns so far (stored ones first), and where its drafts are here.
+    before = {key: [_clip(t) for t in texts] for key, texts in (previous or {}).items()}
+    keys = [session_key(draft) for draft in drafts]
+    clipped = [_clip(draft.text) for draft in drafts]
+    places: dict[SessionKey, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key is not None:
+            places.setdefault(key, []).append(i)
+    passed: dict[SessionKey, int] = {}  # how many of a session's drafts come before this one
     out: list[str] = []
     for i, draft in enumerate(drafts):
-        parts = [draft.actor or ""]
-        key = session_key(draft)
-        if draft.kind in CONVERSATIONAL_KINDS and key is not None and neighbours > 0:
-            earlier = before.setdefault(key, [])
-            parts += [_clip(t) for t in earlier[-neighbours:]]
-            later = [d.text for d in drafts[i + 1 : i + LOOKAHEAD] if session_key(d) == key]
-            parts += [_clip(t) for t in later[:neighbours]]
-            earlier.append(draft.text)
-            del earlier[:-neighbours]
-        out.append("\n".join(p for p in parts if p))
+        key = keys[i]
+        if key is None:
+            out.append(draft.actor or "")
+            continue
+        rank = passed[key] = passed.get(key, -1) + 1
+        if draft.kind not in CONVERSATIONAL_KINDS:
+            out.append(draft.actor or "")
+            continue
+        earlier = before.setdefault(key, [])
+        parts = [draft.actor or "", *earlier[-neighbours:]]
+        for j in places[key][rank + 1 : rank + 1 + neighbours]:
+            if j >= i + LOOKAHEAD:
+                break
+            parts.append(clipped[j])
+        earlier.append(clipped[i])
+        del earlier[:-neighbours]
+        out.append("\n".join([part for part in parts if part]))
     return out
 
 

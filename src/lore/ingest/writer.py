@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..errors import ConfigError
-from ..ids import new_id
+from ..ids import new_ids
 from ..index.contextual import NEIGHBOURS, SessionKey, embedding_text, index_contexts, session_key
 from ..index.embed import Embedder
 from ..store.sqlite import SQLiteStore, StoredRow
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from ..redact import Redactor
 
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-BATCH_SIZE = 256
+BATCH_SIZE = 1024  # drafts per transaction
 
 
 def check_namespace(namespace: str) -> str:
@@ -43,17 +45,46 @@ def _namespace_of(draft: Draft, namespace: str) -> str:
 
 def content_hash(draft: Draft) -> str:
     """What makes two drafts from the same source the same record."""
-    payload = json.dumps(
+    return _content_hash(draft, to_epoch(draft.occurred_at))
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once
+_JSON_ANY = json.JSONEncoder(ensure_ascii=False, default=str)
+# Epoch seconds that surely read back as a datetime (a day inside years 1 to 9999).
+_SAFE_EPOCHS = (-62_135_596_800.0 + 86_400, 253_402_300_799.0 - 86_400)
+
+
+def _payload_encoder() -> Callable[[list[object]], str]:
+    """`_JSON.encode` for the flat list a content hash is made of, minus building a C encoder
+    at every call (the same text, checked here; else `_JSON.encode` itself)."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+
+        encoder = c_make_encoder(
+            None, _JSON.default, c_encode_basestring, None, ": ", ", ", False, False, True
+        )
+        sample: list[object] = ["k", None, 3, 'a\u00e9"\n\u2028', None, 1736153000.25, "t"]
+        if "".join(encoder(sample, 0)) == _JSON.encode(sample):
+            return lambda value: "".join(encoder(value, 0))
+    except (ImportError, TypeError):
+        pass
+    return _JSON.encode
+
+
+_encode_payload = _payload_encoder()
+
+
+def _content_hash(draft: Draft, occurred_at: float | None) -> str:
+    payload = _encode_payload(
         [
             draft.kind,
             draft.session_id,
             draft.seq,
             draft.actor,
             draft.role,
-            to_epoch(draft.occurred_at),
+            occurred_at,
             draft.text,
-        ],
-        ensure_ascii=False,
+        ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -76,6 +107,44 @@ class WriteTally:
             tuple(self.problems),
             tuple(self.record_ids),
         )
+
+
+_KINDS = frozenset(RECORD_KINDS)
+_valid_namespaces: set[str] = set()  # relative namespaces already matched, e.g. "eng"
+
+
+def _problem(draft: Draft) -> str | None:
+    """Why a draft cannot be stored, or None."""
+    if not isinstance(draft.kind, str) or draft.kind not in _KINDS:
+        return f"unknown kind {draft.kind!r}; use one of {', '.join(RECORD_KINDS)}"
+    if not draft.text or draft.text.isspace():
+        return "empty text"
+    space = draft.namespace
+    if space is not None and space not in _valid_namespaces:
+        if not NAMESPACE_PATTERN.match(space):
+            return f"invalid namespace {space!r}"
+        if len(_valid_namespaces) < 10_000:
+            _valid_namespaces.add(space)
+    if draft.occurred_at is not None:
+        try:  # a time that cannot be read back as a UTC datetime would break every search
+            epoch = to_epoch(draft.occurred_at)
+            if not _SAFE_EPOCHS[0] < epoch < _SAFE_EPOCHS[1]:  # type: ignore[operator]
+                from_epoch(epoch)
+        except (OverflowError, ValueError, OSError):
+            return f"time out of range: {draft.occurred_at!r}"
+    return None
+
+
+def _unstored(rows: list[StoredRow], stored: set[tuple[str, ...]]) -> list[int]:
+    """Positions of the rows neither stored nor repeating an earlier row of the batch."""
+    seen = set(stored)
+    out = []
+    for i, row in enumerate(rows):
+        key = row.identity
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
 
 
 def _batches(
@@ -138,20 +207,11 @@ class RecordWriter:
         return tally.report()
 
     def _invalid(self, draft: Draft, uri: str) -> IngestProblem | None:
+        reason = _problem(draft)
+        if reason is None:
+            return None
         line = draft.metadata.get("line") if isinstance(draft.metadata, dict) else None
-        if draft.kind not in RECORD_KINDS:
-            kinds = ", ".join(RECORD_KINDS)
-            return IngestProblem(uri, line, f"unknown kind {draft.kind!r}; use one of {kinds}")
-        if not draft.text.strip():
-            return IngestProblem(uri, line, "empty text")
-        if draft.namespace is not None and not NAMESPACE_PATTERN.match(draft.namespace):
-            return IngestProblem(uri, line, f"invalid namespace {draft.namespace!r}")
-        if draft.occurred_at is not None:
-            try:  # a time that cannot be read back as a UTC datetime would break every search
-                from_epoch(to_epoch(draft.occurred_at))
-            except (OverflowError, ValueError, OSError):
-                return IngestProblem(uri, line, f"time out of range: {draft.occurred_at!r}")
-        return None
+        return IngestProblem(uri, line, reason)
 
     def _write_batch(
         self,
@@ -169,50 +229,56 @@ class RecordWriter:
             if not drafts:
                 return
         now = time.time()
-        previous: dict[SessionKey, list[str]] = {}
-        checked: set[SessionKey] = set()
-        for draft in drafts:
-            key = session_key(draft)
-            if key is not None and key not in checked and self.neighbours:
-                checked.add(key)
-                earlier = self.store.last_in_session(
-                    _namespace_of(draft, namespace), key[1], self.neighbours, before_seq=draft.seq
+        contexts = index_contexts(drafts, self._stored_turns(drafts, namespace), self.neighbours)
+        rows: list[StoredRow] = []
+        for draft, record_id, context, audit in zip(
+            drafts, new_ids(len(drafts)), contexts, audits, strict=True
+        ):
+            occurred_at = to_epoch(draft.occurred_at)
+            metadata = draft.metadata
+            rows.append(
+                StoredRow(
+                    record_id,
+                    f"{namespace}/{draft.namespace}" if draft.namespace else namespace,
+                    connector,
+                    uri,
+                    draft.source_id or "",
+                    draft.session_id,
+                    draft.seq,
+                    draft.actor,
+                    draft.role,
+                    draft.kind,
+                    draft.text,
+                    occurred_at,
+                    now,
+                    "{}" if type(metadata) is dict and not metadata else _JSON_ANY.encode(metadata),
+                    _content_hash(draft, occurred_at),
+                    audit,
+                    context,
                 )
-                if earlier:
-                    previous[key] = earlier
-        contexts = index_contexts(drafts, previous, self.neighbours)
-        rows = [
-            StoredRow(
-                id=new_id(),
-                namespace=_namespace_of(draft, namespace),
-                connector=connector,
-                uri=uri,
-                source_id=draft.source_id or "",
-                session_id=draft.session_id,
-                seq=draft.seq,
-                actor=draft.actor,
-                role=draft.role,
-                kind=draft.kind,
-                text=draft.text,
-                occurred_at=to_epoch(draft.occurred_at),
-                recorded_at=now,
-                metadata=json.dumps(draft.metadata, ensure_ascii=False, default=str),
-                content_hash=content_hash(draft),
-                redactions=audit,
-                context=context,
             )
-            for draft, context, audit in zip(drafts, contexts, audits, strict=True)
-        ]
+        # Vectors are made before the transaction, for the rows not stored yet, so the write
+        # lock is held only while inserting; the insert checks for duplicates again under it.
+        unstored = _unstored(rows, self.store.stored_identities(rows))
+        embedded = self._embed(drafts, unstored)
         hidden: list[int] = []
         shown: list[int] = []
         with self.store.transaction():
             inserted = self.store.insert_rows(rows)
-            new = [(got, draft) for got, draft in zip(inserted, drafts, strict=True) if got]
+            new = [(i, got) for i, got in enumerate(inserted) if got is not None]
             if new:
-                vectors = self.embedder.embed([embedding_text(d) for _, d in new])
-                rowids = [got[0] for got, _ in new]
+                positions = [i for i, _ in new]
+                if positions == unstored:
+                    vectors = embedded
+                else:  # another writer stored or forgot some of them meanwhile
+                    at = {i: k for k, i in enumerate(unstored)}
+                    missing = [i for i in positions if i not in at]
+                    at.update({i: len(unstored) + k for k, i in enumerate(missing)})
+                    late = self._embed(drafts, missing)
+                    vectors = np.concatenate([embedded, late])[[at[i] for i in positions]]
+                rowids = [rowid for _, (rowid, _) in new]
                 self.store.insert_vectors(rowids, vectors)
-                added = [(got[0], row) for got, row in zip(inserted, rows, strict=True) if got]
+                added = [(rowid, rows[i]) for i, (rowid, _) in new]
                 hidden, shown = self._supersede(added, connector, versioned)
         if new and self.on_vectors is not None:
             self.on_vectors(rowids, vectors)
@@ -225,7 +291,29 @@ class RecordWriter:
             tally.hashes.update(row.content_hash for row in rows)
         tally.added += len(new)
         tally.duplicates += len(rows) - len(new)
-        tally.record_ids.extend(got[1] for got, _ in new)
+        tally.record_ids.extend(record_id for _, (_, record_id) in new)
+
+    def _embed(self, drafts: list[Draft], which: list[int]) -> np.ndarray:
+        if not which:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return self.embedder.embed([embedding_text(drafts[i]) for i in which])
+
+    def _stored_turns(self, drafts: list[Draft], namespace: str) -> dict[SessionKey, list[str]]:
+        """The texts of the stored turns just before each session's first draft here."""
+        previous: dict[SessionKey, list[str]] = {}
+        if not self.neighbours:
+            return previous
+        checked: set[SessionKey] = set()
+        for draft in drafts:
+            key = session_key(draft)
+            if key is not None and key not in checked:
+                checked.add(key)
+                earlier = self.store.last_in_session(
+                    _namespace_of(draft, namespace), key[1], self.neighbours, before_seq=draft.seq
+                )
+                if earlier:
+                    previous[key] = earlier
+        return previous
 
     def _supersede(
         self, added: list[tuple[int, StoredRow]], connector: str, versioned: bool

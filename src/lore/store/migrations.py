@@ -188,6 +188,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "full text written with each record, not by a trigger",
+        # The store inserts a record's full-text row itself (SQLiteStore.insert_rows): with a
+        # trigger each INSERT runs as a sub-transaction, and FTS5 writes a segment at each one.
+        """
+        DROP TRIGGER IF EXISTS records_fts_insert;
+        """,
+    ),
 ]
 
 

@@ -7,9 +7,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,9 +24,8 @@ _RECORD_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    """A record ready for insertion (everything but the rowid)."""
+class StoredRow(NamedTuple):
+    """A record ready for insertion (everything but the rowid), fields in column order."""
 
     id: str
     namespace: str
@@ -46,6 +44,20 @@ class StoredRow:
     content_hash: str
     redactions: str
     context: str
+
+    @property
+    def identity(self) -> tuple[str, str, str, str, str]:
+        """What makes a row a duplicate of a stored record: its source item and content hash."""
+        return (self.namespace, self.connector, self.uri, self.source_id, self.content_hash)
+
+
+_ROW_COLUMNS = ", ".join(StoredRow._fields)
+_INSERT_RECORD = (
+    f"INSERT INTO records (rowid, {_ROW_COLUMNS}) VALUES (?{', ?' * len(StoredRow._fields)})"
+)
+_INSERT_FTS = "INSERT INTO records_fts (rowid, text, context) VALUES (?, ?, ?)"
+_IDENTITY_CHUNK = 500  # rows per identity lookup (5 parameters each)
+_IdentityCheck = tuple[tuple[int, int], Sequence[StoredRow], set[tuple[str, ...]]]
 
 
 def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
@@ -101,6 +113,8 @@ def is_unfiltered(filters: Filters) -> bool:
 class SQLiteStore(SourcesMixin, KeysMixin):
     """Records, their full-text index and their vectors in one SQLite file."""
 
+    _no_replica = False  # set when a second connection could not be opened
+
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -121,9 +135,29 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             ) from exc
         self._lock = threading.RLock()
         self._rowid_cache: dict[tuple[Any, ...], tuple[tuple[int, int], np.ndarray]] = {}
+        self._replica: SQLiteStore | None = None
+        # The last stored_identities() answer, reused by insert_rows when nothing was written.
+        self._identities_checked: _IdentityCheck | None = None
 
     def close(self) -> None:
+        if self._replica is not None:
+            self._replica.close()
+            self._replica = None
         self.db.close()
+
+    def replica(self) -> SQLiteStore | None:
+        """A second connection to the same file, for reading on another core while this one
+        reads too (search splits its full-text scoring between them). None for an in-memory
+        store, and inside a transaction, whose uncommitted writes the replica would not see."""
+        if self.path == ":memory:" or self._no_replica or self.db.in_transaction:
+            return None
+        if self._replica is None:
+            try:
+                self._replica = SQLiteStore(self.path)
+            except StorageError:  # e.g. out of file handles: read on this connection alone
+                self._no_replica = True
+                return None
+        return self._replica
 
     # -- meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -151,45 +185,70 @@ class SQLiteStore(SourcesMixin, KeysMixin):
 
     # -- writes ---------------------------------------------------------------
     def insert_rows(self, rows: Sequence[StoredRow]) -> list[tuple[int, str] | None]:
-        """Insert rows inside the caller's transaction; None marks a duplicate."""
+        """Insert rows and their full text; (rowid, id) of each, None marks a duplicate: a row
+        with the source identity and content hash of a stored one, or of an earlier one here.
+
+        Runs inside the caller's transaction (one is opened when there is none): it holds the
+        write lock, so the rowids handed out after the largest stored one stay free.
+        """
+        if not self.db.in_transaction:
+            with self.transaction():
+                return self.insert_rows(rows)
+        checked = self._identities_checked
+        if checked is not None and checked[1] is rows and checked[0] == self._write_version():
+            seen = set(checked[2])  # nothing was written since stored_identities(rows)
+        else:
+            seen = self.stored_identities(rows)
+        self._identities_checked = None
+        rowid = int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0])
         out: list[tuple[int, str] | None] = []
-        sql = (
-            "INSERT INTO records (id, namespace, connector, uri, source_id, session_id, seq, actor,"
-            " role, kind, text, occurred_at, recorded_at, metadata, content_hash, redactions,"
-            " context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT DO NOTHING RETURNING rowid"
-        )
+        fresh: list[tuple[Any, ...]] = []
         for row in rows:
-            got = self.db.execute(
-                sql,
-                (
-                    row.id,
-                    row.namespace,
-                    row.connector,
-                    row.uri,
-                    row.source_id,
-                    row.session_id,
-                    row.seq,
-                    row.actor,
-                    row.role,
-                    row.kind,
-                    row.text,
-                    row.occurred_at,
-                    row.recorded_at,
-                    row.metadata,
-                    row.content_hash,
-                    row.redactions,
-                    row.context,
-                ),
-            ).fetchone()
-            out.append((got[0], row.id) if got else None)
+            key = row.identity
+            if key in seen:
+                out.append(None)
+                continue
+            seen.add(key)
+            rowid += 1
+            out.append((rowid, row.id))
+            fresh.append((rowid, *row))
+        if fresh:
+            self.db.executemany(_INSERT_RECORD, fresh)
+            # Written here, not by a trigger: a trigger makes every INSERT a sub-transaction,
+            # and FTS5 flushes its pending terms into a new segment at each one (3x slower).
+            self.db.executemany(_INSERT_FTS, [(r[0], r[11], r[17]) for r in fresh])
         return out
 
+    def stored_identities(self, rows: Sequence[StoredRow]) -> set[tuple[str, ...]]:
+        """The (namespace, connector, uri, source_id, content_hash) of `rows` already stored:
+        one probe of the identity index per row, in one statement per chunk of rows."""
+        found: set[tuple[str, ...]] = set()
+        for start in range(0, len(rows), _IDENTITY_CHUNK):
+            part = rows[start : start + _IDENTITY_CHUNK]
+            values = ",".join(["(?,?,?,?,?)"] * len(part))
+            sql = (
+                f"WITH batch(ns, connector, uri, source_id, hash) AS (VALUES {values})"
+                " SELECT r.namespace, r.connector, r.uri, r.source_id, r.content_hash"
+                " FROM batch b JOIN records r ON r.namespace = b.ns AND r.connector = b.connector"
+                " AND r.uri = b.uri AND r.source_id = b.source_id AND r.content_hash = b.hash"
+            )
+            args = [value for row in part for value in row.identity]
+            found.update(self.db.execute(sql, args).fetchall())
+        self._identities_checked = (self._write_version(), rows, found)
+        return found
+
+    def _write_version(self) -> tuple[int, int]:
+        """Moves on with every commit: other connections' (data_version) and this one's."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes
+
     def insert_vectors(self, rowids: Sequence[int], vectors: np.ndarray) -> None:
+        """Store (or replace) one float32 BLOB per rowid."""
         data = np.ascontiguousarray(vectors, dtype=np.float32)
+        width = data.shape[1] * 4 if data.ndim == 2 else 0
+        blob = data.tobytes()  # one copy for the batch; each row is a slice of it
         self.db.executemany(
             "INSERT OR REPLACE INTO vectors (rowid, vector) VALUES (?, ?)",
-            ((int(r), data[i].tobytes()) for i, r in enumerate(rowids)),
+            [(int(r), blob[i * width : (i + 1) * width]) for i, r in enumerate(rowids)],
         )
 
     def delete_records(self, rowids: Sequence[int], reason: str, at: float) -> list[str]:
@@ -248,29 +307,39 @@ class SQLiteStore(SourcesMixin, KeysMixin):
         limit: int,
         weights: tuple[float, float] = (1.0, 0.4),
         min_rowid: int = 0,
+        below_rowid: int | None = None,
     ) -> list[tuple[int, float]]:
-        """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`.
+        """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`,
+        best first (ties by rowid).
 
-        `min_rowid` skips older records (FTS5 seeks past them), bounding the work.
+        `min_rowid` and `below_rowid` bound the rowids searched (FTS5 seeks past the rest),
+        bounding the work; BM25's statistics still cover the whole store.
         """
         where, params = filter_clause(filters)
         rank = f"bm25(records_fts, {weights[0]:.4f}, {weights[1]:.4f})"
-        newer = " AND records_fts.rowid >= ?" if min_rowid else ""
+        bounds: list[Any] = []
+        newer = ""
+        if min_rowid:
+            newer += " AND records_fts.rowid >= ?"
+            bounds.append(min_rowid)
+        if below_rowid is not None:
+            newer += " AND records_fts.rowid < ?"
+            bounds.append(below_rowid)
         if is_unfiltered(filters):  # no join with records: only the hidden set is excluded
             visible = HIDDEN_CONDITION.format(alias="records_fts")
             sql = (
                 f"SELECT rowid, {rank} AS s FROM records_fts WHERE records_fts MATCH ?{newer}"
-                f" AND {visible} ORDER BY s LIMIT ?"
+                f" AND {visible} ORDER BY s, rowid LIMIT ?"
             )
-            args: list[Any] = [match, *([min_rowid] if min_rowid else []), limit]
+            args: list[Any] = [match, *bounds, limit]
         else:
             newer = newer.replace("records_fts.", "f.")
             sql = (
                 f"SELECT f.rowid, {rank} AS s FROM records_fts f"
                 " JOIN records r ON r.rowid = f.rowid"
-                f" WHERE records_fts MATCH ?{newer} AND {where} ORDER BY s LIMIT ?"
+                f" WHERE records_fts MATCH ?{newer} AND {where} ORDER BY s, f.rowid LIMIT ?"
             )
-            args = [match, *([min_rowid] if min_rowid else []), *params, limit]
+            args = [match, *bounds, *params, limit]
         try:
             return [(row[0], -row[1]) for row in self.db.execute(sql, args)]
         except sqlite3.OperationalError as exc:
@@ -289,20 +358,6 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             (match, count - 1),
         ).fetchone()
         return int(row[0]) if row else 0
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many records contain each (already stemmed) term; needs the vocab table."""
-        self.db.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.records_vocab"
-            " USING fts5vocab(main, records_fts, row)"
-        )
-        out: dict[str, int] = {}
-        for term in terms:
-            row = self.db.execute(
-                "SELECT doc FROM temp.records_vocab WHERE term = ?", (term,)
-            ).fetchone()
-            out[term] = int(row[0]) if row else 0
-        return out
 
     def iter_vectors(
         self, after_rowid: int = 0, chunk: int = 50_000
@@ -354,16 +409,30 @@ class SQLiteStore(SourcesMixin, KeysMixin):
 
     def sessions_of(self, rowids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """(namespace, session id) of each rowid that has a session."""
-        ids = [int(r) for r in rowids]
-        out: dict[int, tuple[str, str]] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            sql = (
-                f"SELECT rowid, namespace, session_id FROM records WHERE rowid IN"
-                f" ({','.join('?' * len(part))}) AND session_id IS NOT NULL"
-            )
-            out.update((row[0], (row[1], row[2])) for row in self.db.execute(sql, part))
-        return out
+        # One statement for any number of rowids (a JSON array), prepared once and reused:
+        # an IN list of placeholders is a new statement to compile at every length.
+        sql = (
+            "SELECT rowid, namespace, session_id FROM records"
+            " WHERE rowid IN (SELECT value FROM json_each(?)) AND session_id IS NOT NULL"
+        )
+        ids = json.dumps([int(r) for r in rowids])
+        return {row[0]: (row[1], row[2]) for row in self.db.execute(sql, (ids,))}
+
+    def sessions_among(
+        self, session_ids: Sequence[str], rowids: Sequence[int]
+    ) -> dict[int, tuple[str, str]]:
+        """`sessions_of` for those of `rowids` whose session id is one of `session_ids`.
+
+        The session index finds the candidates and their rowids are checked there, so only
+        the records returned are visited (for their namespace).
+        """
+        sql = (
+            "SELECT rowid, namespace, session_id FROM records"
+            " WHERE session_id IN (SELECT value FROM json_each(?))"
+            " AND +rowid IN (SELECT value FROM json_each(?))"
+        )
+        args = (json.dumps(list(session_ids)), json.dumps([int(r) for r in rowids]))
+        return {row[0]: (row[1], row[2]) for row in self.db.execute(sql, args)}
 
     def occurred_at_of(self, rowids: Sequence[int]) -> dict[int, float | None]:
         """World time (epoch seconds) of each rowid."""
