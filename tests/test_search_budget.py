@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -105,24 +104,6 @@ def _chat_store(path: Path, settings: SearchSettings | None = None) -> Lore:
     lore.add_many(drafts, namespace="ops")
     lore.add_many(drafts[:24], namespace="other")  # the same session ids in another namespace
     return lore
-
-
-def test_the_replica_connection_changes_no_score(tmp_path: Path, monkeypatch: Any) -> None:
-    """Full-text scoring split between two connections gives the sequential answer."""
-    import lore.search.hybrid as hybrid
-
-    monkeypatch.setattr(hybrid, "PARALLEL_MIN_ROWS", 0)
-    monkeypatch.setattr(hybrid, "PARALLEL_MIN_LOOKUPS", 0)
-    monkeypatch.setattr(hybrid.parallel, "spare_core", lambda: True)
-    queries = ["billing deploy status", "pottery kayak", "rollback", "invoice lunch note 7"]
-    for budget in (20_000, 40):
-        with _chat_store(tmp_path / f"lore-{budget}.db", SearchSettings(fts_budget=budget)) as lore:
-            assert lore.store.replica() is not None
-            split = [lore.search(q, 10) for q in queries]
-            ranked = [lore.searcher.fts(q, Filters(), 100) for q in queries]
-            monkeypatch.setattr(lore.store, "replica", lambda: None)
-            assert [lore.searcher.fts(q, Filters(), 100) for q in queries] == ranked
-            assert [lore.search(q, 10) for q in queries] == split
 
 
 def test_session_evidence_sums_the_best_pool_turns_of_each_session(tmp_path: Path) -> None:

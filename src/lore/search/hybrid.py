@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -12,16 +11,9 @@ import numpy as np
 from ..index.vectors import VectorIndex
 from ..store.sqlite import SQLiteStore, is_unfiltered
 from ..types import Filters, Query, RetrieverHit, to_epoch
-from . import parallel
 from .fusion import Fusion, get_fusion
 from .query import STOPWORDS, affordable_terms, match_terms, query_terms
 from .timeparse import find_time_spans
-
-RowScore = tuple[int, float]  # (rowid, retriever score)
-
-# Below these sizes a second thread costs more than it saves.
-PARALLEL_MIN_ROWS = 4_000  # rowids a full-text search spans
-PARALLEL_MIN_LOOKUPS = 200  # rowids whose sessions are looked up
 
 
 @dataclass(frozen=True)
@@ -101,104 +93,42 @@ class HybridSearcher:
         terms = query_terms(text)
         if not terms:
             return []
+        weights = self.settings.fts_column_weights
         budget, floor = self.settings.fts_budget, 0
-        newest = self.store.max_rowid()
-        if newest <= budget:
-            return self._scored([match_terms(terms)], filters, limit, floor, newest)
+        if self.store.max_rowid() <= budget:
+            return self.store.fts_search(match_terms(terms), filters, limit, weights)
         # BM25 costs ~1 us per matching record, so a big store scores only the records that
         # hold one of the rarest words (`budget` matches at most), MaxScore-style (Turtle &
         # Flood 1995): common words still add to those records' scores, exactly, but records
         # holding only common words, which rank low, are never scored.
-        counts = self._match_counts(terms, budget + 1)
+        counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
         rare = affordable_terms(counts, budget)
         common = [t for t in terms if t not in rare]
         if counts[rare[0]] > budget:  # every word is common: the rarest one's newest matches
             floor = self.store.newest_match_floor(match_terms(rare), budget)
-        matches = [match_terms(rare)]
+        scored = dict(self.store.fts_search(match_terms(rare), filters, limit, weights, floor))
         # Stop words (searched only when nothing else is left) are in most records, where
         # FTS5 floors their IDF near zero: they add nothing but reading their long lists.
         if common and not all(t in STOPWORDS for t in common):
-            matches.append(f"({match_terms(rare)}) AND ({match_terms(common)})")
-        return self._scored(matches, filters, limit, floor, newest)
-
-    def _scored(
-        self, matches: list[str], filters: Filters, limit: int, floor: int, newest: int
-    ) -> list[tuple[int, float]]:
-        """The best `limit` records of each MATCH expression, each record scored by the last
-        expression that found it (each expression adds words to the one before).
-
-        With records enough, the store's replica connection works at the same time: it runs
-        the second expression, or with only one it scores the newer half of the rowids. BM25's
-        statistics cover the whole store either way, so the scores are the same. (Each
-        connection pays for the IDF of its expression's words, a scan of their match lists,
-        so a common word's is not paid twice.)
-        """
-        weights = self.settings.fts_column_weights
-
-        def run(store: SQLiteStore, match: str, low: int, below: int | None) -> list[RowScore]:
-            return store.fts_search(match, filters, limit, weights, low, below)
-
-        replica = self._replica() if newest - floor > PARALLEL_MIN_ROWS else None
-        if replica is None:
-            parts = [run(self.store, match, floor, None) for match in matches]
-        elif len(matches) == 1:
-            middle = (floor + newest) // 2 + 1
-            newer = parallel.submit(run, replica, matches[0], middle, None)
-            parts = [run(self.store, matches[0], floor, middle), newer.result()]
-        else:
-            later = [parallel.submit(run, replica, match, floor, None) for match in matches[1:]]
-            parts = [run(self.store, matches[0], floor, None), *(f.result() for f in later)]
-        scored = {rowid: score for part in parts for rowid, score in part}
+            both = f"({match_terms(rare)}) AND ({match_terms(common)})"
+            scored.update(self.store.fts_search(both, filters, limit, weights, floor))
         return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
-    def _replica(self) -> SQLiteStore | None:
-        """The store's second connection, when a core is free to use it."""
-        return self.store.replica() if parallel.spare_core() else None
-
-    def _match_counts(self, terms: list[str], cap: int) -> dict[str, int]:
-        """How many records hold each term (no more than `cap`), half the terms on the replica."""
-        matches = {t: match_terms([t]) for t in terms}
-        replica = self._replica() if len(terms) > 1 else None
-        if replica is None:
-            return self.store.match_counts(matches, cap)
-        half = len(terms) // 2
-        later = parallel.submit(replica.match_counts, {t: matches[t] for t in terms[half:]}, cap)
-        counts = self.store.match_counts({t: matches[t] for t in terms[:half]}, cap)
-        return {**counts, **later.result()}
-
     def vector(self, text: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
-        return self._vector_search(text, filters, limit)()
-
-    def _vector_search(
-        self, text: str, filters: Filters, limit: int
-    ) -> Callable[[], list[tuple[int, float]]]:
-        """The dense search, ready to run on another thread: what needs the database (the
-        allowed rowids, loading the index) is done now."""
         if not text.strip():
-            return list
+            return []
         index = self._index()
         if len(index) == 0:
-            return list
+            return []
         allowed = None if is_unfiltered(filters) else self.store.filtered_rowids(filters)
         if allowed is not None and len(allowed) == 0:
-            return list
-
-        def run() -> list[tuple[int, float]]:
-            rowids, scores = index.search(self._embed_query(text), limit, allowed)
-            return [(int(r), float(s)) for r, s in zip(rowids, scores, strict=True)]
-
-        return run
+            return []
+        rowids, scores = index.search(self._embed_query(text), limit, allowed)
+        return [(int(r), float(s)) for r, s in zip(rowids, scores, strict=True)]
 
     def rankings(self, query: Query, limit: int) -> dict[str, list[tuple[int, float]]]:
         out: dict[str, list[tuple[int, float]]] = {}
         pool: list[tuple[int, float]] = []
-        dense: Future[list[tuple[int, float]]] | None = None
-        if query.mode in ("hybrid", "vector"):
-            search = self._vector_search(query.text, query.filters, limit)
-            if query.mode == "hybrid":  # embedding and ANN search overlap the full-text search
-                dense = parallel.submit(search)
-            else:
-                out["vector"] = search()
         if query.mode in ("hybrid", "fts"):
             # A named date ("on 17 May, 2023") is matched against record times, not words:
             # its digits would otherwise match any record that happens to contain "17".
@@ -207,8 +137,8 @@ class HybridSearcher:
             wide = self.settings.session_pool if query.mode == "hybrid" else limit
             pool = self.fts(lexical, query.filters, max(limit, wide))
             out["fts"] = pool[:limit]
-        if dense is not None:
-            out["vector"] = dense.result()
+        if query.mode in ("hybrid", "vector"):
+            out["vector"] = self.vector(query.text, query.filters, limit)
         if query.mode == "hybrid" and self.settings.weights.get("session", 0.0) and pool:
             out["session"] = self.session_evidence(pool, out)
         return out
@@ -222,43 +152,22 @@ class HybridSearcher:
         Evidence for a question is often spread over a conversation; a turn from a session
         that matches well as a whole is likelier to be the one (measured in docs/benchmarks.md).
         """
-        wanted = list(
-            dict.fromkeys(rowid for ranking in candidates.values() for rowid, _ in ranking)
-        )
-        scores = dict(pool)
-        if self.store.max_rowid() <= self.settings.fts_budget:  # small: look up every turn
-            sessions = self._sessions_of(list(dict.fromkeys([*scores, *wanted])))
-        else:
-            # Only the pool's turns in the candidates' sessions matter: the session index
-            # finds them, so only they and the candidates take a record lookup (for the
-            # namespace). At 1M records: 5 ms a query instead of 11 (CPU).
-            sessions = self._sessions_of(wanted)
-            ids = sorted({session_id for _, session_id in sessions.values()})
-            others = [rowid for rowid in scores if rowid not in sessions]
-            sessions.update(self.store.sessions_among(ids, others))
+        sessions = self.store.sessions_of([rowid for rowid, _ in pool])
         by_session: dict[tuple[str, str], list[float]] = {}
-        for rowid, session in sessions.items():
-            if (score := scores.get(rowid)) is not None:
-                by_session.setdefault(session, []).append(score)
+        for rowid, score in pool:
+            if (key := sessions.get(rowid)) is not None:
+                by_session.setdefault(key, []).append(score)
         top = self.settings.session_top
-        strength = {key: sum(sorted(found)[-top:]) for key, found in by_session.items()}
+        strength = {key: sum(sorted(scores)[-top:]) for key, scores in by_session.items()}
+        wanted = {rowid for ranking in candidates.values() for rowid, _ in ranking}
+        missing = [rowid for rowid in wanted if rowid not in sessions]
+        sessions.update(self.store.sessions_of(missing))
         scored = [
             (rowid, strength[key])
             for rowid in wanted
             if (key := sessions.get(rowid)) is not None and key in strength
         ]
         return sorted(scored, key=lambda item: (-item[1], item[0]))
-
-    def _sessions_of(self, rowids: list[int]) -> dict[int, tuple[str, str]]:
-        """`SQLiteStore.sessions_of`, half the rowids looked up on the replica."""
-        replica = self._replica() if len(rowids) > PARALLEL_MIN_LOOKUPS else None
-        if replica is None:
-            return self.store.sessions_of(rowids)
-        half = len(rowids) // 2
-        later = parallel.submit(replica.sessions_of, rowids[half:])
-        sessions = self.store.sessions_of(rowids[:half])
-        sessions.update(later.result())
-        return sessions
 
     def search(self, query: Query) -> list[Scored]:
         limit = max(self.settings.candidates, query.k)

@@ -113,8 +113,6 @@ def is_unfiltered(filters: Filters) -> bool:
 class SQLiteStore(SourcesMixin, KeysMixin):
     """Records, their full-text index and their vectors in one SQLite file."""
 
-    _no_replica = False  # set when a second connection could not be opened
-
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -135,29 +133,11 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             ) from exc
         self._lock = threading.RLock()
         self._rowid_cache: dict[tuple[Any, ...], tuple[tuple[int, int], np.ndarray]] = {}
-        self._replica: SQLiteStore | None = None
         # The last stored_identities() answer, reused by insert_rows when nothing was written.
         self._identities_checked: _IdentityCheck | None = None
 
     def close(self) -> None:
-        if self._replica is not None:
-            self._replica.close()
-            self._replica = None
         self.db.close()
-
-    def replica(self) -> SQLiteStore | None:
-        """A second connection to the same file, for reading on another core while this one
-        reads too (search splits its full-text scoring between them). None for an in-memory
-        store, and inside a transaction, whose uncommitted writes the replica would not see."""
-        if self.path == ":memory:" or self._no_replica or self.db.in_transaction:
-            return None
-        if self._replica is None:
-            try:
-                self._replica = SQLiteStore(self.path)
-            except StorageError:  # e.g. out of file handles: read on this connection alone
-                self._no_replica = True
-                return None
-        return self._replica
 
     # -- meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -307,13 +287,12 @@ class SQLiteStore(SourcesMixin, KeysMixin):
         limit: int,
         weights: tuple[float, float] = (1.0, 0.4),
         min_rowid: int = 0,
-        below_rowid: int | None = None,
     ) -> list[tuple[int, float]]:
         """(rowid, bm25 score, higher is better) for the best `limit` matches within `filters`,
         best first (ties by rowid).
 
-        `min_rowid` and `below_rowid` bound the rowids searched (FTS5 seeks past the rest),
-        bounding the work; BM25's statistics still cover the whole store.
+        `min_rowid` bounds the rowids searched (FTS5 seeks past the older ones), bounding the
+        work; BM25's statistics still cover the whole store.
         """
         where, params = filter_clause(filters)
         rank = f"bm25(records_fts, {weights[0]:.4f}, {weights[1]:.4f})"
@@ -322,9 +301,6 @@ class SQLiteStore(SourcesMixin, KeysMixin):
         if min_rowid:
             newer += " AND records_fts.rowid >= ?"
             bounds.append(min_rowid)
-        if below_rowid is not None:
-            newer += " AND records_fts.rowid < ?"
-            bounds.append(below_rowid)
         if is_unfiltered(filters):  # no join with records: only the hidden set is excluded
             visible = HIDDEN_CONDITION.format(alias="records_fts")
             sql = (
@@ -417,22 +393,6 @@ class SQLiteStore(SourcesMixin, KeysMixin):
         )
         ids = json.dumps([int(r) for r in rowids])
         return {row[0]: (row[1], row[2]) for row in self.db.execute(sql, (ids,))}
-
-    def sessions_among(
-        self, session_ids: Sequence[str], rowids: Sequence[int]
-    ) -> dict[int, tuple[str, str]]:
-        """`sessions_of` for those of `rowids` whose session id is one of `session_ids`.
-
-        The session index finds the candidates and their rowids are checked there, so only
-        the records returned are visited (for their namespace).
-        """
-        sql = (
-            "SELECT rowid, namespace, session_id FROM records"
-            " WHERE session_id IN (SELECT value FROM json_each(?))"
-            " AND +rowid IN (SELECT value FROM json_each(?))"
-        )
-        args = (json.dumps(list(session_ids)), json.dumps([int(r) for r in rowids]))
-        return {row[0]: (row[1], row[2]) for row in self.db.execute(sql, args)}
 
     def occurred_at_of(self, rowids: Sequence[int]) -> dict[int, float | None]:
         """World time (epoch seconds) of each rowid."""
