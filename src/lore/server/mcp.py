@@ -58,6 +58,10 @@ Actor = Annotated[str | None, Field(description="Only records by this person or 
 Session = Annotated[str | None, Field(description="Only this session, thread or channel.")]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+# Adds without deleting; the same call twice adds nothing more (remember, fold, distill).
+WRITE_IDEMPOTENT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def _filters(
@@ -187,12 +191,7 @@ def build_mcp(runtime: Runtime, key_source: KeySource) -> MCPServer:
             "as immutable, searchable evidence; the same text twice is stored once. Needs a "
             "write key."
         ),
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=WRITE_IDEMPOTENT,
         structured_output=False,
     )
     async def remember(
@@ -259,12 +258,7 @@ def build_mcp(runtime: Runtime, key_source: KeySource) -> MCPServer:
             "messages in order. Returns the folded messages as JSON after a summary line. The "
             "originals are stored as evidence (folding again adds nothing). Needs a write key."
         ),
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=WRITE_IDEMPOTENT,
         structured_output=False,
     )
     async def fold(
@@ -338,12 +332,7 @@ def build_mcp(runtime: Runtime, key_source: KeySource) -> MCPServer:
             "kept as history. Returns what was made and what it cost (LLM calls, tokens, "
             "seconds). Needs a write key."
         ),
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=WRITE_IDEMPOTENT,
         structured_output=False,
     )
     async def distill(

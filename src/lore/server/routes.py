@@ -91,6 +91,9 @@ async def scoped(
 
 
 Scoped = Annotated[ScopedLore, Depends(scoped)]
+NamespaceFilter = Annotated[
+    str | None, Query(max_length=512, pattern=NAMESPACE, description="Namespace filter.")
+]
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
@@ -105,9 +108,7 @@ async def add_records(body: AddIn, lore: Scoped) -> IngestOut:
 @router.get("/records", response_model=RecordPage, summary="List records")
 async def list_records(
     lore: Scoped,
-    namespace: Annotated[
-        str | None, Query(max_length=512, pattern=NAMESPACE, description="Namespace filter.")
-    ] = None,
+    namespace: NamespaceFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Records per page.")] = 100,
     cursor: Annotated[
         str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
@@ -232,9 +233,7 @@ async def forget(body: ForgetIn, lore: Scoped) -> ForgetOut:
 @router.get("/stats", response_model=StatsOut, summary="Counts")
 async def stats(
     lore: Scoped,
-    namespace: Annotated[
-        str | None, Query(max_length=512, pattern=NAMESPACE, description="Namespace filter.")
-    ] = None,
+    namespace: NamespaceFilter = None,
 ) -> StatsOut:
     """Counts of records, sessions, vectors and forgotten records within the key's namespace,
     by namespace and kind; memories by kind and distillation failures awaiting a retry; and
@@ -257,9 +256,7 @@ async def distill(body: DistillIn, lore: Scoped) -> DistillOut:
 @router.get("/memories", response_model=MemoryPage, summary="List memories")
 async def list_memories(
     lore: Scoped,
-    namespace: Annotated[
-        str | None, Query(max_length=512, pattern=NAMESPACE, description="Namespace filter.")
-    ] = None,
+    namespace: NamespaceFilter = None,
     kind: Annotated[
         list[MemoryKind] | None,
         Query(max_length=4, description="Only these kinds (repeat the parameter for more)."),
