@@ -24,6 +24,8 @@ OUT = Path(__file__).resolve().parent / "out"
 
 # (label, neighbours indexed each side, search mode, settings)
 PAIR = {"fts": 1.0, "vector": 1.0}  # the two retrievers without session evidence
+# Any store counts as big: full text is ranked by the Tantivy index, as above 20,000 records.
+RANKED = SearchSettings(fts_budget=0)
 LOCOMO_ROWS: list[tuple[str, int, str, SearchSettings]] = [
     ("BM25 on the turn and its speaker", 0, "fts", SearchSettings()),
     ("+ 2 neighbouring turns each side (fts only)", 2, "fts", SearchSettings()),
@@ -32,6 +34,8 @@ LOCOMO_ROWS: list[tuple[str, int, str, SearchSettings]] = [
     ("hybrid, z-score fusion", 2, "hybrid", SearchSettings(weights=PAIR, time_boost=0)),
     ("+ session evidence", 2, "hybrid", SearchSettings(time_boost=0)),
     ("+ time-expression boost (default)", 2, "hybrid", SearchSettings()),
+    ("ranked index (Tantivy BM25) instead of FTS5, fts only", 2, "fts", RANKED),
+    ("ranked index instead of FTS5, hybrid default", 2, "hybrid", RANKED),
 ]
 SCIFACT_ROWS: list[tuple[str, str, SearchSettings]] = [
     ("BM25 (FTS5, porter, stop words)", "fts", SearchSettings()),
@@ -39,6 +43,8 @@ SCIFACT_ROWS: list[tuple[str, str, SearchSettings]] = [
     ("hybrid, RRF k=60", "hybrid", SearchSettings(fusion="rrf")),
     ("hybrid, min-max score fusion", "hybrid", SearchSettings(fusion="score")),
     ("hybrid, z-score fusion (default)", "hybrid", SearchSettings()),
+    ("ranked index (Tantivy BM25) instead of FTS5", "fts", RANKED),
+    ("ranked index instead of FTS5, hybrid default", "hybrid", RANKED),
 ]
 
 
@@ -46,9 +52,11 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_locomo(path: Path) -> list[dict[str, Any]]:
+def run_locomo(path: Path, only: str = "") -> list[dict[str, Any]]:
     rows = []
     for label, neighbours, mode, settings in LOCOMO_ROWS:
+        if only not in label:
+            continue
         db = OUT / f"ablation-locomo-n{neighbours}.db"
         with Lore.open(db, embedder="minilm", settings=settings, redaction=None) as lore:
             lore.writer.neighbours = neighbours
@@ -58,10 +66,12 @@ def run_locomo(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_scifact(directory: Path) -> list[dict[str, Any]]:
+def run_scifact(directory: Path, only: str = "") -> list[dict[str, Any]]:
     rows = []
     qrels = directory / "qrels" / "train.tsv"
     for label, mode, settings in SCIFACT_ROWS:
+        if only not in label:
+            continue
         with Lore.open(
             OUT / "ablation-scifact.db", embedder="minilm", settings=settings, redaction=None
         ) as lore:
@@ -79,6 +89,7 @@ def main() -> None:
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
     )
     parser.add_argument("--only", choices=("locomo", "scifact"))
+    parser.add_argument("--rows", help="only rows whose label contains this text")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
@@ -87,9 +98,9 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
     }
     if args.only in (None, "locomo"):
-        result["locomo"] = run_locomo(args.data / "locomo" / "locomo_dev.json")
+        result["locomo"] = run_locomo(args.data / "locomo" / "locomo_dev.json", args.rows or "")
     if args.only in (None, "scifact"):
-        result["scifact"] = run_scifact(args.data / "scifact")
+        result["scifact"] = run_scifact(args.data / "scifact", args.rows or "")
     result["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(result, indent=2))

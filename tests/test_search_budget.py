@@ -36,7 +36,7 @@ def test_big_stores_score_only_records_with_rare_words(tmp_path: Path) -> None:
     query = "status of the billing deploy"
     with _store(tmp_path / "lore.db") as lore:
         unbudgeted = lore.searcher.fts(query, Filters(), 100)
-    with _store(tmp_path / "lore.db", SearchSettings(fts_budget=20)) as lore:
+    with _store(tmp_path / "lore.db", SearchSettings(fts_budget=20, ranked_index=False)) as lore:
         budgeted = lore.searcher.fts(query, Filters(), 100)
         filtered = lore.searcher.fts(query, Filters(namespace="team"), 100)
         without_status = dict(lore.searcher.fts("billing deploy", Filters(), 100))
@@ -48,7 +48,7 @@ def test_big_stores_score_only_records_with_rare_words(tmp_path: Path) -> None:
 
 
 def test_budget_scores_the_newest_matches_of_a_too_common_word(tmp_path: Path) -> None:
-    with _store(tmp_path / "lore.db", SearchSettings(fts_budget=10)) as lore:
+    with _store(tmp_path / "lore.db", SearchSettings(fts_budget=10, ranked_index=False)) as lore:
         for i in range(40):
             lore.add(f"status update {i}")
         hits = lore.searcher.fts("status", Filters(), 100)
@@ -107,8 +107,10 @@ def _chat_store(path: Path, settings: SearchSettings | None = None) -> Lore:
 
 
 def test_session_evidence_sums_the_best_pool_turns_of_each_session(tmp_path: Path) -> None:
-    for budget in (20_000, 40):  # a small store looks up every turn, a big one fewer
-        with _chat_store(tmp_path / f"lore-{budget}.db", SearchSettings(fts_budget=budget)) as lore:
+    # A small store looks up every turn; a big one fewer, through FTS5 or the ranked index.
+    for budget, ranked in ((20_000, False), (40, False), (40, True)):
+        settings = SearchSettings(fts_budget=budget, ranked_index=ranked)
+        with _chat_store(tmp_path / f"lore-{budget}-{ranked}.db", settings) as lore:
             _check_session_evidence(lore)
 
 

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
+from lore.search.hybrid import SearchSettings
 from lore.server.testing import make_key, running_server
 
 WRITERS = 6
@@ -15,9 +17,14 @@ READERS = 6
 WRITES_EACH = 15
 
 
-def test_concurrent_writes_and_reads(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "settings",
+    [None, SearchSettings(fts_budget=20)],  # the second ranks full text with the shared index
+    ids=["fts5", "ranked-index"],
+)
+def test_concurrent_writes_and_reads(tmp_path: Path, settings: SearchSettings | None) -> None:
     db = tmp_path / "lore.db"
-    with running_server(db, readers=3) as server:
+    with running_server(db, readers=3, settings=settings) as server:
         key = make_key(db, "load", "write")
         headers = {"Authorization": f"Bearer {key}"}
         acked: list[str] = []
@@ -73,5 +80,7 @@ def test_concurrent_writes_and_reads(tmp_path: Path) -> None:
             page = http.get("/v1/records", params={"limit": 1000}).json()
             texts = [r["text"] for r in page["records"]]
         assert stats["records"] == stats["vectors"] == len(acked)
+        if settings is not None:
+            assert (tmp_path / "lore.db.fts").is_dir()
         for token in acked:
             assert sum(token in t for t in texts) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -14,27 +15,26 @@ import numpy as np
 
 from .errors import ConfigError, EmbedderMismatch, NotFound, QueryError
 from .index.embed import Embedder, get_embedder
+from .index.lexical import IndexBusy, LexicalIndex
 from .index.vectors import VectorIndex, get_vector_index
 from .ingest.base import detect_format, get_connector
 from .ingest.sync import SourceResult, Syncer, SyncReport, combine, watch
 from .ingest.writer import RecordWriter, check_namespace
 from .redact import Policy, Redactor, StoreNumbering, load_policy
+from .requests import make_query, memory_filters, until_as_of
 from .search.hybrid import HybridSearcher, SearchSettings
 from .store.sqlite import SQLiteStore
 from .types import (
     MEMORY_KINDS,
-    SEARCH_MODES,
     ContextPack,
     Draft,
     Expansion,
-    Filters,
     Hit,
     IngestReport,
     Memory,
     MemoryHit,
     Query,
     Record,
-    to_epoch,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +79,10 @@ class Lore:
         self.redactor = None if policy is None else Redactor(policy, StoreNumbering(store))
         self._vector_index_name = vector_index
         self._index: VectorIndex | None = None
-        self.searcher = HybridSearcher(store, self._vectors, self._embed_query, settings)
+        self._ranked: LexicalIndex | None = None
+        self.searcher = HybridSearcher(
+            store, self._vectors, self._embed_query, settings, lexical=self._ranked_index
+        )
         self.writer = RecordWriter(
             store, embedder, on_vectors=self._index_new_vectors,
             on_visibility=self._apply_visibility, redactor=self.redactor,
@@ -181,6 +184,7 @@ class Lore:
     def _apply_visibility(self, hidden: list[int], shown: list[int]) -> None:
         """Keep hidden (superseded, deleted, removed) records out of the vector index, so the
         unfiltered dense search needs no filter; put back those shown again."""
+        self._ranked_changed(hidden, shown)
         index = self._index
         if index is None and (path := self._index_path()) is not None and path.exists():
             index = self._vectors()  # a saved index must drop them too, loaded or not
@@ -193,6 +197,46 @@ class Lore:
             index.add(rowids, vectors)
         elif shown:
             self._index = None  # an exact index only appends: rebuild it on the next search
+
+    # -- ranked full text -------------------------------------------------------
+    def _ranked_path(self) -> Path | None:
+        return None if self.store.path == ":memory:" else Path(self.store.path + ".fts")
+
+    def _new_ranked(self, path: Path | None) -> LexicalIndex:
+        text, context = self.searcher.settings.fts_column_weights
+        return LexicalIndex(path, round(text / context) if context > 0 else 1)
+
+    def _ranked_index(self) -> LexicalIndex | None:
+        """The Tantivy index for big stores, caught up with the store (None while another
+        writer holds it: the searcher then ranks with FTS5)."""
+        index = self.ranked_index()
+        try:
+            index.catch_up(self.store.max_rowid(), self.store.iter_index_rows)
+        except IndexBusy:
+            return None
+        return index
+
+    def ranked_index(self) -> LexicalIndex:
+        """The ranked full-text index big stores search (opened, not caught up)."""
+        if self._ranked is None:
+            self._ranked = self._new_ranked(self._ranked_path())
+        return self._ranked
+
+    def use_ranked_index(self, index: LexicalIndex) -> None:
+        """Search and update `index` instead of opening one (a server shares one)."""
+        self._ranked = index
+
+    def _ranked_changed(self, hidden: Sequence[int], shown: Sequence[int]) -> None:
+        """Keep hidden and forgotten records out of the ranked index, and put back those shown
+        again. Searches also drop hidden rowids, so a busy index loses nothing but speed."""
+        index = self._ranked
+        if index is None and (path := self._ranked_path()) is not None and path.exists():
+            index = self._ranked = self._new_ranked(path)
+        if index is None:
+            return  # built later from the store, which leaves hidden records out
+        with contextlib.suppress(IndexBusy):
+            index.remove(hidden)
+            index.restore(self.store.index_rows(shown) if shown else [])
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_one(text)
@@ -488,6 +532,7 @@ class Lore:
             sessions = list(self.store.sessions_of(rowids).values())
             removed = self.store.delete_records(rowids, reason, now)
             MemoryStore(self.store).forget_citing(removed, sessions, reason, now)
+        self._ranked_changed(rowids, [])
         index = self._index
         if index is None and (path := self._index_path()) is not None and path.exists():
             index = self._vectors()  # a saved index must forget them too, loaded or not
@@ -514,32 +559,6 @@ def _reembed(
             stale.unlink()
 
 
-def until_as_of(until: datetime | None, as_of: datetime | None) -> datetime | None:
-    """Records known at `as_of` are those that had occurred by then."""
-    if as_of is None:
-        return until
-    return as_of if until is None or to_epoch(as_of) < to_epoch(until) else until  # type: ignore[operator]
-
-
-def memory_filters(
-    kinds: Sequence[str], namespace: str | None, as_of: datetime | None, superseded: bool
-) -> Any:
-    """Validated memory filters; kinds may be written `fact` or `memory:fact`."""
-    from .memory import MemoryFilters
-
-    names = tuple(k.removeprefix("memory:") for k in kinds)
-    if unknown := [k for k in names if k not in MEMORY_KINDS]:
-        raise QueryError(
-            f"unknown memory kind {unknown[0]!r}", hint=f"use one of {', '.join(MEMORY_KINDS)}"
-        )
-    if namespace is not None:
-        try:
-            check_namespace(namespace)
-        except ConfigError as exc:
-            raise QueryError(str(exc), hint=exc.hint) from None
-    return MemoryFilters(namespace, names, as_of, superseded)
-
-
 def redaction_policy(redaction: Any = USE_DEFAULT) -> Policy | None:
     """The policy `redaction` names: USE_DEFAULT is $LORE_REDACTION_POLICY or the built-in
     policy, None is off, a path is a TOML file (merged over the built-in one), a Policy is used
@@ -563,32 +582,3 @@ def spec_for_identity(identity: str) -> str:
     if name == "openai":
         return "openai:" + rest.rsplit(":", 1)[0]
     return identity
-
-
-def make_query(
-    text: str,
-    k: int = 10,
-    mode: str = "hybrid",
-    namespace: str | None = None,
-    actors: Sequence[str] = (),
-    sessions: Sequence[str] = (),
-    kinds: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Query:
-    """A validated `Query`; invalid options are a QueryError, odd text never is."""
-    if mode not in SEARCH_MODES:
-        raise QueryError(
-            f"unknown search mode {mode!r}", hint=f"use one of {', '.join(SEARCH_MODES)}"
-        )
-    if not isinstance(k, int) or k < 1 or k > 1000:
-        raise QueryError(f"k must be between 1 and 1000, got {k!r}")
-    if namespace is not None:
-        try:
-            check_namespace(namespace)
-        except ConfigError as exc:
-            raise QueryError(str(exc), hint=exc.hint) from None
-    if since is not None and until is not None and since >= until:
-        raise QueryError("'since' must be before 'until'")
-    filters = Filters(namespace, tuple(actors), tuple(sessions), tuple(kinds), since, until)
-    return Query(text=text, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import click
 
 from ..context.expand import MAX_WINDOW
 from ..context.render import render_json, render_markdown
-from ..engine import make_query, until_as_of
+from ..requests import make_query, until_as_of
 from ..tokens import DEFAULT_ENCODING, ENCODINGS
 from ..types import RECORD_KINDS, SEARCH_MODES, Hit, Record
 from .app import DATE, Settings, cli, emit_json, json_option, note

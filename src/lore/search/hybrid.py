@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from ..index.lexical import LexicalIndex
 from ..index.vectors import VectorIndex
 from ..store.sqlite import SQLiteStore, is_unfiltered
 from ..types import Filters, Query, RetrieverHit, to_epoch
@@ -34,6 +35,9 @@ class SearchSettings:
     # On a bigger store, full-text search scores about this many records, those holding the
     # query's rarest words (BM25 costs ~1 us a record; docs/benchmarks.md, Speed).
     fts_budget: int = 20_000
+    # Above `fts_budget` records, rank with the Tantivy index beside the database (exact BM25
+    # top-k that skips blocks which cannot make it) instead of FTS5's bounded scoring.
+    ranked_index: bool = True
     # A record inside a time span the query names ("on 8 May, 2023") has its score scaled by
     # (1 + time_boost); `time_slack_days` widens the span since sources date loosely.
     time_boost: float = 1.0
@@ -58,9 +62,11 @@ class HybridSearcher:
         index: Callable[[], VectorIndex],
         embed_query: Callable[[str], np.ndarray],
         settings: SearchSettings | None = None,
+        lexical: Callable[[], LexicalIndex | None] | None = None,
     ) -> None:
         self.store = store
         self._index = index
+        self._lexical = lexical
         self._embed_query = embed_query
         self.settings = settings or SearchSettings()
         self.fusion: Fusion = get_fusion(self.settings.fusion)
@@ -97,10 +103,17 @@ class HybridSearcher:
         budget, floor = self.settings.fts_budget, 0
         if self.store.max_rowid() <= budget:
             return self.store.fts_search(match_terms(terms), filters, limit, weights)
-        # BM25 costs ~1 us per matching record, so a big store scores only the records that
-        # hold one of the rarest words (`budget` matches at most), MaxScore-style (Turtle &
-        # Flood 1995): common words still add to those records' scores, exactly, but records
-        # holding only common words, which rank low, are never scored.
+        lexical = self._lexical() if self._lexical and self.settings.ranked_index else None
+        if lexical is not None:
+            ranked = lexical.search(terms, filters, limit)
+            # Records hidden by another connection since the index caught up are dropped here.
+            hidden = self.store.hidden_among([rowid for rowid, _ in ranked])
+            return [item for item in ranked if item[0] not in hidden] if hidden else ranked
+        # Without the ranked index (turned off, or another writer holds it): BM25 costs ~1 us
+        # per matching record in FTS5, so a big store scores only the records that hold one
+        # of the rarest words (`budget` matches at most), MaxScore-style (Turtle & Flood 1995):
+        # common words still add to those records' scores, exactly, but records holding only
+        # common words, which rank low, are never scored.
         counts = self.store.match_counts({t: match_terms([t]) for t in terms}, budget + 1)
         rare = affordable_terms(counts, budget)
         common = [t for t in terms if t not in rare]

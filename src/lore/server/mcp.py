@@ -14,8 +14,8 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
-from ..engine import make_query
 from ..errors import LoreError
+from ..requests import make_query
 from ..types import Draft, Filters
 from .auth import AccessKey
 from .errors import tool_message

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Security, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..engine import make_query
 from ..errors import QueryError
+from ..requests import make_query
 from .auth import LOCAL_KEY, AccessKey, verify_key
 from .models import (
     NAMESPACE,

@@ -134,6 +134,7 @@ class Runtime:
         self.writer = Lore.open(self.path, embedder=self.embedder, settings=settings)
         self.index = LockedIndex(self.writer.vector_index(), self._reload_exact)
         self.writer.use_vector_index(self.index)
+        self.ranked = self.writer.ranked_index()  # one ranked full-text index for all threads
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="lore-writer")
         self._read_pool = ThreadPoolExecutor(readers, thread_name_prefix="lore-reader")
         self._local = threading.local()
@@ -153,6 +154,7 @@ class Runtime:
         if lore is None:
             lore = Lore.open(self.path, embedder=self.embedder, settings=self._settings)
             lore.use_vector_index(self.index)
+            lore.use_ranked_index(self.ranked)
             self._local.lore = lore
             with self._readers_lock:
                 self._readers.append(lore)

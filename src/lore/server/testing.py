@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ..index.embed import Embedder
+from ..search.hybrid import SearchSettings
 from ..store.sqlite import SQLiteStore
 from .auth import create_key
 from .http import Limits, create_app
@@ -38,9 +39,10 @@ def running_server(
     readers: int = 4,
     limits: Limits | None = None,
     timeout: float = 30.0,
+    settings: SearchSettings | None = None,
 ) -> Iterator[RunningServer]:
     """Serve the store at `path` with uvicorn on 127.0.0.1 (a free port) until the block ends."""
-    runtime = Runtime(path, embedder=embedder, readers=readers)
+    runtime = Runtime(path, embedder=embedder, readers=readers, settings=settings)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted sockets only then, and
     # without it Nagle's algorithm and delayed ACKs stall each keep-alive response by ~40 ms.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -56,6 +56,7 @@ _INSERT_RECORD = (
     f"INSERT INTO records (rowid, {_ROW_COLUMNS}) VALUES (?{', ?' * len(StoredRow._fields)})"
 )
 _INSERT_FTS = "INSERT INTO records_fts (rowid, text, context) VALUES (?, ?, ?)"
+_INDEX_COLUMNS = "rowid, text, context, namespace, actor, session_id, kind, occurred_at"
 _IDENTITY_CHUNK = 500  # rows per identity lookup (5 parameters each)
 _IdentityCheck = tuple[tuple[int, int], Sequence[StoredRow], set[tuple[str, ...]]]
 
@@ -357,6 +358,34 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             )
             yield rowids, vectors
             last = int(rowids[-1])
+
+    def iter_index_rows(
+        self, after_rowid: int = 0, chunk: int = 20_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of (rowid, text, context, namespace, actor, session_id, kind, occurred_at)
+        after `after_rowid`, in rowid order, for a derived full-text index; hidden ones left out.
+        """
+        last = after_rowid
+        while rows := self.db.execute(
+            f"SELECT {_INDEX_COLUMNS} FROM records WHERE rowid > ?"
+            " AND rowid NOT IN (SELECT rowid FROM hidden) ORDER BY rowid LIMIT ?",
+            (last, chunk),
+        ).fetchall():
+            yield rows
+            last = rows[-1][0]
+
+    def index_rows(self, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The rows `iter_index_rows` gives, for the given visible records."""
+        sql = (
+            f"SELECT {_INDEX_COLUMNS} FROM records WHERE rowid IN (SELECT value FROM json_each(?))"
+            " AND rowid NOT IN (SELECT rowid FROM hidden) ORDER BY rowid"
+        )
+        return self.db.execute(sql, (json.dumps([int(r) for r in rowids]),)).fetchall()
+
+    def hidden_among(self, rowids: Sequence[int]) -> set[int]:
+        """Which of `rowids` are hidden from search."""
+        sql = "SELECT rowid FROM hidden WHERE rowid IN (SELECT value FROM json_each(?))"
+        return {row[0] for row in self.db.execute(sql, (json.dumps([int(r) for r in rowids]),))}
 
     def vectors_of(self, rowids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, vectors) of the given records that have a vector, in rowid order."""

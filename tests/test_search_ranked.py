@@ -1,0 +1,194 @@
+"""The ranked full-text index (Tantivy) that big stores search: same matches and filters as
+FTS5, kept in step with the store across edits, removals, forgets and other connections."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lore import Draft, Lore
+from lore.index.lexical import LexicalIndex, namespace_prefixes
+from lore.search.hybrid import SearchSettings
+from lore.types import Filters
+
+RANKED = SearchSettings(fts_budget=5)  # every store here is "big": the ranked index answers
+FTS5 = SearchSettings(fts_budget=1_000_000)  # never big: FTS5 ranks everything
+
+
+def _open(path: Path, settings: SearchSettings = RANKED) -> Lore:
+    return Lore.open(path, embedder="hash", settings=settings)
+
+
+def _fill(lore: Lore) -> None:
+    words = ["billing", "deploy", "status", "pottery", "kayak", "lunch", "invoice", "rollback"]
+    for n, namespace in enumerate(("acme/eng", "acme/ops", "other")):
+        lore.add_many(
+            [
+                Draft(
+                    text=" ".join(words[(i * 7 + j * 3) % 8] for j in range(1 + i % 4))
+                    + f" café note {i}",
+                    actor=("ann", "bob", "cy")[i % 3],
+                    session_id=f"{namespace}-s{i // 10}",
+                    seq=i % 10,
+                    kind="message" if i % 5 else "event",
+                    occurred_at=datetime(2024, 1 + n, 1 + i % 28, tzinfo=UTC),
+                )
+                for i in range(60)
+            ],
+            namespace=namespace,
+        )
+
+
+SCOPES = [
+    Filters(),
+    Filters(namespace="acme"),
+    Filters(namespace="acme/ops"),
+    Filters(namespace="acm"),  # a name prefix is not a namespace prefix
+    Filters(actors=("ann", "cy")),
+    Filters(sessions=("acme/eng-s2", "other-s0")),
+    Filters(kinds=("event",)),
+    Filters(since=datetime(2024, 2, 10, tzinfo=UTC), until=datetime(2024, 3, 5, tzinfo=UTC)),
+    Filters(namespace="acme", actors=("bob",), kinds=("message",)),
+]
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lore, Lore]:
+    path = tmp_path_factory.mktemp("ranked") / "lore.db"
+    with _open(path, FTS5) as lore:
+        _fill(lore)
+    return _open(path), _open(path, FTS5)
+
+
+@pytest.mark.parametrize("scope", SCOPES, ids=repr)
+@pytest.mark.parametrize("query", ["billing status", "kayak OR lunch", "cafe", "rollbacks", "zz"])
+def test_the_ranked_index_matches_what_fts5_matches(
+    stores: tuple[Lore, Lore], scope: Filters, query: str
+) -> None:
+    ranked, fts5 = stores
+    got = ranked.searcher.fts(query, scope, 1000)
+    want = fts5.searcher.fts(query, scope, 1000)
+    assert ranked._ranked is not None and len(ranked._ranked) == 180  # it did answer
+    assert {rowid for rowid, _ in got} == {rowid for rowid, _ in want}
+    assert [score for _, score in got] == sorted((score for _, score in got), reverse=True)
+    if query == "zz":
+        assert got == []
+
+
+def test_ranking_agrees_with_fts5_at_the_top(tmp_path: Path) -> None:
+    from lore.samples import ingest_workspace
+
+    with _open(tmp_path / "lore.db", FTS5) as lore:
+        ingest_workspace(lore)
+    queries = [
+        "why did the webhook retries fail", "who owns the deploy runbook",
+        "postgres connection pool settings", "what did we decide about the payments launch",
+        "rollback steps for a bad release", "onboarding laptop setup",
+    ]
+    overlaps = []
+    with _open(tmp_path / "lore.db") as ranked, _open(tmp_path / "lore.db", FTS5) as fts5:
+        for query in queries:
+            want = [r for r, _ in fts5.searcher.fts(query, Filters(), 5)]
+            got = [r for r, _ in ranked.searcher.fts(query, Filters(), 5)]
+            assert want and got[0] in want[:3]  # the best hit is one of FTS5's best
+            overlaps.append(len(set(want) & set(got)) / len(want))
+    assert sum(overlaps) / len(overlaps) >= 0.6
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=300))
+def test_no_query_string_breaks_ranked_search(stores: tuple[Lore, Lore], text: str) -> None:
+    hits = stores[0].search(text, k=5, namespace="acme")
+    assert len(hits) <= 5 and all(h.record.namespace.startswith("acme/") for h in hits)
+
+
+def test_edits_removals_and_forgets_leave_the_ranked_index(tmp_path: Path) -> None:
+    doc = tmp_path / "runbook.md"
+    old = "# Runbook\n\n## Deploys\n\nDeploys happen on Tuesdays after standup.\n"
+    new = "# Runbook\n\n## Deploys\n\nDeploys happen on Thursdays after the freeze review.\n"
+    filler = [f"unrelated lunch chatter {i}" for i in range(10)]
+
+    def found(lore: Lore, text: str) -> list[str]:
+        return [h.record.text for h in lore.search(text, k=50, mode="fts")]
+
+    with _open(tmp_path / "lore.db") as lore:
+        lore.add_many([Draft(text=t) for t in filler])
+        doc.write_text(old, encoding="utf-8")
+        lore.ingest(doc)
+        assert any("Tuesdays" in t for t in found(lore, "deploys Tuesdays"))
+        doc.write_text(new, encoding="utf-8")
+        lore.ingest(doc)  # the old chunk is hidden
+        texts = found(lore, "deploys Tuesdays Thursdays")
+        assert any("Thursdays" in t for t in texts) and not any("Tuesdays" in t for t in texts)
+        doc.write_text(old, encoding="utf-8")
+        lore.ingest(doc)  # reverted: the old chunk is shown again, the new one hidden
+        texts = found(lore, "deploys Tuesdays Thursdays")
+        assert any("Tuesdays" in t for t in texts) and not any("Thursdays" in t for t in texts)
+        chatter = lore.search("lunch chatter 3", k=1, mode="fts")[0].record
+        lore.forget([chatter.id])
+        assert chatter.text not in found(lore, "lunch chatter")
+        assert len(found(lore, "lunch chatter")) == 9
+    with _open(tmp_path / "lore.db") as lore:  # reopened: the saved index, caught up
+        assert (tmp_path / "lore.db.fts").is_dir()
+        assert len(found(lore, "lunch chatter")) == 9
+        assert not any("Thursdays" in t for t in found(lore, "deploys Thursdays"))
+
+
+def test_other_connections_writes_reach_the_ranked_index(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as reader:
+        reader.add_many([Draft(text=f"weekly kayak trip {i}") for i in range(8)])
+        assert len(reader.search("kayak", k=50, mode="fts")) == 8
+        with _open(path) as writer:
+            writer.add("a kayak for the offsite")
+            stale = writer.search("kayak trip 2", k=1, mode="fts")[0].record
+        assert "a kayak for the offsite" in {h.record.text for h in reader.search("kayak", k=50)}
+        # Forgotten through another connection, whose index update reader's copy never saw:
+        # the store still decides.
+        with _open(path, FTS5) as other:
+            other.forget([stale.id])
+        assert stale.id not in {h.record.id for h in reader.search("kayak trip", k=50)}
+
+
+def test_a_busy_index_falls_back_to_fts5(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
+        lore.add_many([Draft(text=f"pottery class {i}") for i in range(2)])
+        assert len(lore.search("pottery", k=50, mode="fts")) == 2
+        holder = LexicalIndex(tmp_path / "lore.db.fts")._writer()  # another writer holds it
+        try:
+            lore.add("pottery kiln booked")
+            texts = [h.record.text for h in lore.search("pottery", k=50, mode="fts")]
+            assert len(texts) == 3 and "pottery kiln booked" in texts  # FTS5 answered
+            assert lore._ranked is not None and len(lore._ranked) == 12  # not caught up
+        finally:
+            holder.rollback()
+            holder.wait_merging_threads()
+        assert len(lore.search("pottery", k=50, mode="fts")) == 3
+        assert len(lore._ranked) == 13
+
+
+def test_an_index_of_a_replaced_database_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"old invoice {i}") for i in range(20)])
+        assert len(lore.search("invoice", k=50, mode="fts")) == 20
+    for stale in tmp_path.glob("lore.db*"):
+        if stale.is_file():
+            stale.unlink()
+    with _open(path) as lore:  # a new database beside the old index
+        lore.add_many([Draft(text=f"new invoice {i}") for i in range(10)])
+        texts = [h.record.text for h in lore.search("invoice", k=50, mode="fts")]
+        assert sorted(texts) == sorted(f"new invoice {i}" for i in range(10))
+
+
+def test_namespace_prefixes() -> None:
+    assert namespace_prefixes("acme/eng/web") == ["acme", "acme/eng", "acme/eng/web"]
+    assert namespace_prefixes("solo") == ["solo"]
