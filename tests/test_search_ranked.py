@@ -189,6 +189,21 @@ def test_an_index_of_a_replaced_database_is_rebuilt(tmp_path: Path) -> None:
         assert sorted(texts) == sorted(f"new invoice {i}" for i in range(10))
 
 
+def test_a_damaged_or_older_index_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"kayak rental {i}") for i in range(12)])
+        assert len(lore.search("kayak", k=50, mode="fts")) == 12
+    (tmp_path / "lore.db.fts" / "meta.json").write_text("{ not json")
+    with _open(path) as lore:
+        assert len(lore.search("kayak", k=50, mode="fts")) == 12
+        assert lore._ranked is not None and len(lore._ranked) == 12
+    (tmp_path / "lore.db.fts" / "lore-format").write_text("0:2")  # an older layout
+    with _open(path) as lore:
+        assert len(lore.search("kayak", k=50, mode="fts")) == 12
+    assert (tmp_path / "lore.db.fts" / "lore-format").read_text() == "2:2"
+
+
 def test_namespace_prefixes() -> None:
     assert namespace_prefixes("acme/eng/web") == ["acme", "acme/eng", "acme/eng/web"]
     assert namespace_prefixes("solo") == ["solo"]

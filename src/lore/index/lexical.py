@@ -100,7 +100,12 @@ class LexicalIndex:
             if self.path.exists() and not _same_format(marker, self.format):
                 shutil.rmtree(self.path)  # an older layout: rebuilt from the store
             self.path.mkdir(parents=True, exist_ok=True)
-            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            try:
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            except (OSError, ValueError):  # damaged: it is derived, so start it again
+                shutil.rmtree(self.path)
+                self.path.mkdir(parents=True)
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
             marker.write_text(self.format)
         index.register_tokenizer(ANALYZER, self.analyzer)
         return index
