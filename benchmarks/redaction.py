@@ -16,7 +16,11 @@ topic rules, placeholders; numbering in memory). Only that call is timed, by wal
 shared machine do not inflate); the best of --runs runs is reported. One redact() call per
 text, on a tenth of the corpus, is reported too.
 
-    python benchmarks/redaction.py [--json] [--errors] [--mb 5] [--runs 3]
+--prefilter off runs without the Hyperscan prefilter (lore.redact.prefilter); --ab times
+both, run by run in turn (on, off, on, off...), so that both see the same machine load, and
+checks that the findings agree.
+
+    python benchmarks/redaction.py [--json] [--errors] [--mb 5] [--runs 3] [--ab]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections import Counter
@@ -32,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lore.redact import Redactor, load_policy
+from lore.redact import Redactor, load_policy, prefilter
 
 DATA = Path(__file__).resolve().parent / "data" / "redaction"
 PERSONAL = ("email", "phone", "card", "iban", "ssn", "nino", "ip", "address")
@@ -152,6 +157,49 @@ def throughput(redactor: Redactor, texts: list[str], megabytes: float, runs: int
     }
 
 
+def throughput_ab(
+    redactor: Redactor, texts: list[str], megabytes: float, runs: int
+) -> dict[str, Any]:
+    """CPU MB/s of `redact_many` with the prefilter on and off, runs alternating."""
+    size = sum(len(t.encode()) for t in texts)
+    corpus = texts * max(1, int(megabytes * 1e6 / size) + 1)
+    total = sum(len(t.encode()) for t in corpus)
+    batches = [corpus[i : i + BATCH] for i in range(0, len(corpus), BATCH)]
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    try:
+        for _ in range(runs):
+            for mode in cpu:
+                prefilter.ENABLED = mode == "on"
+                started = time.process_time()
+                for batch in batches:
+                    redactor.redact_many(batch)
+                cpu[mode].append(round(total / 1e6 / (time.process_time() - started), 2))
+    finally:
+        prefilter.ENABLED = True
+    return {
+        "corpus_mb": round(total / 1e6, 2), "runs": runs,
+        "prefilter_available": prefilter._hs is not None,
+        **{
+            mode: {"mb_per_s_cpu_median": statistics.median(v), "mb_per_s_cpu_all": v}
+            for mode, v in cpu.items()
+        },
+    }
+
+
+def findings_agree(redactor: Redactor, texts: list[str]) -> bool:
+    """Whether every text's findings are the same with the prefilter on and off."""
+    results = []
+    try:
+        for enabled in (True, False):
+            prefilter.ENABLED = enabled
+            found = [redactor.scan_many(texts[i : i + BATCH])[1] for i in range(0, len(texts), 97)]
+            found += [redactor.scan_many([t])[1] for t in texts]
+            results.append(found)
+    finally:
+        prefilter.ENABLED = True
+    return results[0] == results[1]
+
+
 def machine() -> dict[str, Any]:
     model = platform.processor()
     try:
@@ -185,17 +233,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mb", type=float, default=5.0, help="throughput corpus size (MB)")
     parser.add_argument("--runs", type=int, default=3, help="throughput runs (best is kept)")
     parser.add_argument(
-        "--only", choices=["labelled", "heldout2"], help="score one set (default: both)"
+        "--only", choices=["labelled", "heldout2", "heldout3"], help="score one set (default: all)"
+    )
+    parser.add_argument(
+        "--prefilter", choices=["on", "off"], default="on",
+        help="use the Hyperscan prefilter when it imports (default on)",
+    )
+    parser.add_argument(
+        "--ab", action="store_true",
+        help="also time prefilter on against off, runs alternating, and compare findings",
     )
     args = parser.parse_args(argv)
+    prefilter.ENABLED = args.prefilter == "on"
     redactor = Redactor(load_policy())
-    names = [args.only] if args.only else ["labelled", "heldout2"]
+    names = [args.only] if args.only else ["labelled", "heldout2", "heldout3"]
     sets = {name: load(f"{name}.jsonl") for name in names}
     result: dict[str, Any] = {"machine": machine(), "policy": "built-in"}
     for name, rows in sets.items():
         result[name] = score(redactor, rows)
     texts = [r["text"] for rows in sets.values() for r in rows]
     result["throughput"] = throughput(redactor, texts, args.mb, args.runs)
+    if args.ab:
+        result["prefilter_ab"] = throughput_ab(redactor, texts, args.mb, args.runs)
+        result["prefilter_ab"]["findings_agree"] = findings_agree(redactor, texts)
+        prefilter.ENABLED = args.prefilter == "on"
     if args.json:
         if not args.errors:
             for name in sets:
@@ -232,6 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         f" all runs {speed['mb_per_s_all']}); one call per text:"
         f" {speed['mb_per_s_one_call_per_text']} MB/s"
     )
+    if args.ab:
+        ab = result["prefilter_ab"]
+        on, off = ab["on"], ab["off"]
+        print(
+            f"prefilter A/B ({ab['runs']} runs each, alternating; hyperscan"
+            f" {'available' if ab['prefilter_available'] else 'NOT available'}):"
+            f" on {on['mb_per_s_cpu_median']} MB/s of CPU (median; {on['mb_per_s_cpu_all']}),"
+            f" off {off['mb_per_s_cpu_median']} ({off['mb_per_s_cpu_all']});"
+            f" findings agree: {ab['findings_agree']}"
+        )
     return 0
 
 

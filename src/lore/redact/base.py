@@ -2,7 +2,8 @@
 
 Speed comes from scanning a batch of texts at once: they are joined with SEP, and the few
 passes every detector needs (lower-casing, keyword anchors, runs of digits) are made once per
-batch and shared. A span that crosses SEP is discarded by the Redactor.
+batch and shared; most of them in one Hyperscan scan when it is available (prefilter.py), with
+the same results. A span that crosses SEP is discarded by the Redactor.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from itertools import accumulate
+from operator import add
 from typing import ClassVar, TypeVar
 
+from . import prefilter
 from .policy import Policy
 
 Span = tuple[int, int, str]  # start, end (exclusive) and kind, in the scanned text
@@ -38,6 +41,8 @@ _UPPER_DIGITS = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?\d\d")
 _UPPER_DIGITS_ASCII = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?[0-9][0-9]")
 _OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a decimal digit outside 0-9
 _V6_FULL = re.compile(r":[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){5}")  # literal first: fast
+# German street suffixes end a word: found anywhere in the lowered text (no two overlap).
+_DE_SUFFIX = re.compile("|".join(re.escape(s) for s in prefilter.DE_SUFFIXES))
 
 
 class Detector(ABC):
@@ -46,6 +51,7 @@ class Detector(ABC):
 
     gate: ClassVar[tuple[str, ...]] = ()
     anchors: tuple[str, ...] = ()
+    run_length = 0  # the length of token runs it wants from Scan.token_runs (0: none)
 
     def __init__(self, policy: Policy) -> None:
         self.anchor_set = frozenset(self.anchors)
@@ -78,8 +84,9 @@ class Anchors:
     Anchor literals must therefore start where a match can start a word: not after a letter
     (a digit, _ or punctuation before them is fine)."""
 
-    def __init__(self, literals: Iterable[str]) -> None:
+    def __init__(self, literals: Iterable[str], run_length: int = 0) -> None:
         self.literals = sorted({w for w in literals if w})
+        self.run_length = run_length  # token runs the prefilter finds too (0: none)
         # A literal that contains another also reports it: the pass finds one per position.
         self.implies = {w: [v for v in self.literals if v in w] for w in self.literals}
         # Literals are found where a word starts (not after a letter): 3x fewer attempts.
@@ -94,6 +101,23 @@ class Anchors:
         if self.literals and all(w.isascii() and w == w.lower() for w in self.literals):
             self.titled = re.compile(_trie([w.title() for w in self.literals], True).encode())
             self.untitle = {w.title().encode(): w for w in self.literals}
+        self._prefilter: prefilter.Prefilter | None = None
+        self._prefilter_got = False
+
+    @property
+    def prefilter(self) -> prefilter.Prefilter | None:
+        """The Hyperscan prefilter for these literals, or None (unavailable, switched off,
+        or literals it cannot take): the `re` passes are then used."""
+        if not prefilter.ENABLED or self.titled is None:
+            return None
+        if not self._prefilter_got:
+            self._prefilter = prefilter.get(self.literals, self.implies, self.run_length)
+            self._prefilter_got = True
+        return self._prefilter
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copies and pickles leave the compiled database out (each process gets its own)."""
+        return {**self.__dict__, "_prefilter": None, "_prefilter_got": False}
 
     def find(self, lowered: str) -> dict[str, list[int]]:
         hits: dict[str, list[int]] = {}
@@ -149,9 +173,11 @@ class Scan:
             joined = SEP.join(clean)
         self.text = joined
         self.lengths = lengths = list(map(len, clean))
-        self.starts: list[int] = (
-            [0, *accumulate(n + len(SEP) for n in lengths[:-1])] if lengths else []
-        )
+        # start of text i: the lengths before it and i separators (map/accumulate: in C)
+        sep = len(SEP)
+        self.starts: list[int] = list(
+            map(add, accumulate(lengths[:-1], initial=0), range(0, sep * len(lengths), sep))
+        ) if lengths else []
         # True when every digit in the batch is 0-9 (the ASCII patterns then suffice).
         self.ascii_digits = joined.isascii() or not any(
             _OTHER_DIGIT.search(t) for t in clean if not t.isascii()
@@ -159,6 +185,7 @@ class Scan:
         self._anchors = anchors
         self._anchored: dict[frozenset[str], list[int]] = {}
         self.claimed: list[tuple[int, int]] = []  # spans found so far, by earlier detectors
+        self._runs_with: dict[str, set[int] | None] = {}
 
     @cached_property
     def lower(self) -> str:
@@ -169,9 +196,50 @@ class Scan:
         return lowered
 
     @cached_property
+    def prefiltered(self) -> prefilter.Matches | None:
+        """The shared passes made in one Hyperscan scan, or None (the `re` passes then)."""
+        found = self._anchors.prefilter
+        return found.scan(self.text, self.ascii_digits) if found is not None else None
+
+    @cached_property
     def hits(self) -> dict[str, list[int]]:
         """Positions of every anchor literal, in the lower-cased text."""
+        if (matches := self.prefiltered) is not None:
+            return matches.hits
         return self._anchors.find(self.lower)
+
+    def token_runs(self, length: int) -> list[int] | None:
+        """Where runs of `length`+ characters [A-Za-z0-9+/_-] start, not after one of them
+        or '=' (as EntropyDetector looks for them), or None: that detector's `re` pass then."""
+        if length != self._anchors.run_length or (matches := self.prefiltered) is None:
+            return None
+        return matches.token_runs
+
+    def runs_with(self, kind: str) -> set[int] | None:
+        """Indices of the numeric runs that hold a prefilter.NUMERIC[kind] shape (the others
+        cannot hold that detector's match), or None: every run may."""
+        if kind in self._runs_with:
+            return self._runs_with[kind]
+        found: set[int] | None = None
+        matches = self.prefiltered
+        if matches is not None and kind in matches.numeric:
+            # A shape is digits and run punctuation starting with a digit: it lies inside one
+            # run (from its first digit, + or '(' to the end of its characters).
+            runs, starts = self.numeric_runs, self.numeric_run_starts
+            found = set()
+            for end in matches.numeric[kind]:
+                index = bisect_right(starts, end - 1) - 1
+                if index >= 0 and end <= runs[index][1]:
+                    found.add(index)
+        self._runs_with[kind] = found
+        return found
+
+    @cached_property
+    def german(self) -> list[int]:
+        """Positions of the German street suffixes (prefilter.DE_SUFFIXES), any case."""
+        if (matches := self.prefiltered) is not None:
+            return matches.german
+        return [m.start() for m in _DE_SUFFIX.finditer(self.lower)]
 
     def anchored(self, literals: frozenset[str]) -> list[int]:
         """Sorted positions where any of `literals` occurs (a list shared by callers: do not
@@ -198,6 +266,11 @@ class Scan:
         ]
 
     @cached_property
+    def numeric_run_starts(self) -> list[int]:
+        """The start of each numeric run (for bisecting)."""
+        return [run[0] for run in self.numeric_runs]
+
+    @cached_property
     def v6_anchors(self) -> list[int]:
         """Where an IPv6 address may be: a '::', or six ':hhhh' groups in a row."""
         found = set(self.positions("::"))
@@ -208,6 +281,8 @@ class Scan:
 
     @cached_property
     def upper_digits(self) -> list[int]:
+        if self.ascii_digits and (matches := self.prefiltered) is not None:
+            return matches.upper_digits
         pattern = _UPPER_DIGITS_ASCII if self.ascii_digits else _UPPER_DIGITS
         return [m.start() for m in pattern.finditer(self.text)]
 

@@ -122,9 +122,8 @@ class UrlPasswordDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
         for at in scan.positions("://"):
-            start = at
-            while start > max(0, at - 21) and text[start - 1] in _SCHEME_CHARS:
-                start -= 1
+            floor = max(0, at - 21)  # back over up to 21 scheme characters (rstrip: in C)
+            start = floor + len(text[floor:at].rstrip(_SCHEME_STR))
             match = self._PATTERN.match(text, start)
             if match and not _placeholder_like(match.group(1)):
                 yield match.start(1), match.end(1), "password"
@@ -158,16 +157,16 @@ class AssignmentDetector(Detector):
         for anchor in scan.anchored(self.anchor_set):
             if anchor and text[anchor - 1].isalpha():
                 continue  # "monkey", "author": the keyword must start a name segment
-            start = anchor
-            while start > max(0, anchor - 40) and text[start - 1] in _NAME_CHARS:
-                start -= 1
+            floor = max(0, anchor - 40)  # back over up to 40 name characters (rstrip: in C)
+            start = floor + len(text[floor:anchor].rstrip(_NAME_STR))
             if match := self._ASSIGNED.match(text, start):
-                group = next(g for g in (2, 3, 4) if match.group(g) is not None)
+                group = match.lastindex or 4  # the value's group (2, 3 or 4): the last to match
                 value = match.group(group)
                 password = bool(_PASSWORD_NAME.search(match.group(1)))
                 if self._secret_value(value, password):
                     yield match.start(group), match.end(group), "password" if password else "secret"
-            if match := self._PROSE.match(text, anchor):
+            # (_PROSE starts with pass/pwd: only a p or P can begin it)
+            if text[anchor] in "pP" and (match := self._PROSE.match(text, anchor)):
                 value = match.group(1).rstrip(".,;:)")
                 if self._password_like(value):
                     yield match.start(1), match.start(1) + len(value), "password"
@@ -182,7 +181,7 @@ class AssignmentDetector(Detector):
             return False
         if password:
             return len(value) >= 4
-        mixed = any(c.isdigit() for c in value) or not (value.islower() or value.isupper())
+        mixed = any(map(str.isdigit, value)) or not (value.islower() or value.isupper())
         return len(value) >= 8 and mixed
 
     @staticmethod
@@ -225,8 +224,8 @@ _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _WORD_CHARS = frozenset(_ALNUM + "_")
 _TOKEN_CHARS = frozenset(_ALNUM + "_-")
-_SCHEME_CHARS = frozenset(_ALNUM + "+.-")
-_NAME_CHARS = frozenset(_ALNUM + "_.-")
+_SCHEME_STR = _ALNUM + "+.-"
+_NAME_STR = _ALNUM + "_.-"
 
 
 def literal_prefixes(pattern: str, limit: int = 64) -> tuple[str, ...]:
@@ -288,6 +287,8 @@ class EntropyDetector(Detector):
         # The same runs (group 1), found from the character before them: `re` then tries
         # each word once, from its start, instead of from every one of its characters.
         self._after_gap = re.compile(rf"[^A-Za-z0-9+/_=-]({run})")
+        self._run = re.compile(run)  # one of those runs, from where Scan.token_runs says
+        self.run_length = shortest
         self.ratio = policy.entropy_ratio
 
     def find(self, scan: Scan) -> Iterator[Span]:
@@ -297,9 +298,14 @@ class EntropyDetector(Detector):
         skip = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
         skip = sorted(skip + scan.claimed)
         skip_starts = [a for a, _ in skip]
-        first = self._candidate.match(text)
-        spans = [first.span()] if first else []
-        spans += [m.span(1) for m in self._after_gap.finditer(text)]
+        starts = scan.token_runs(self.run_length)
+        if starts is not None:
+            match = self._run.match
+            spans = [match(text, start).span() for start in starts]  # type: ignore[union-attr]
+        else:
+            first = self._candidate.match(text)
+            spans = [first.span()] if first else []
+            spans += [m.span(1) for m in self._after_gap.finditer(text)]
         for start, end in spans:
             i = bisect_right(skip_starts, start) - 1
             if i >= 0 and start < skip[i][1]:
@@ -325,9 +331,12 @@ class EntropyDetector(Detector):
             return False
         chars = set(core)
         hexish = chars <= _HEX_CHARS or (
-            len(chars - _HEX_CHARS) <= 2 and sum(c in _HEX_CHARS for c in core) >= 0.9 * len(core)
+            len(chars - _HEX_CHARS) <= 2
+            and sum(map(_HEX_CHARS.__contains__, core)) >= 0.9 * len(core)
         )
-        mixed = bool(chars & _UPPER and chars & _LOWER and chars & _DIGITS)
+        mixed = not (
+            chars.isdisjoint(_UPPER) or chars.isdisjoint(_LOWER) or chars.isdisjoint(_DIGITS)
+        )
         if not (hexish or mixed) or _HASH_PREFIX.match(core):
             return False
         before = scan.before(start, 40)

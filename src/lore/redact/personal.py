@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -42,15 +43,34 @@ def iban_ok(iban: str) -> bool:
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
         return False
     rearranged = compact[4:] + compact[:4]
+    if rearranged.isascii():  # A-Z and 0-9: each letter to its two digits, in one pass
+        return int(rearranged.translate(_BASE36)) % 97 == 1
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
-_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_BASE36 = {ord(c): str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+_LOCAL_STR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 
 
 def _words(words: tuple[str, ...]) -> re.Pattern[str]:
     body = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) or "(?!)"
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of `words` (ASCII) anywhere in lower-cased ASCII text: a quick test that must pass
+    wherever _words(words) matches; None when a word is not ASCII (no quick test then)."""
+    if not all(w.isascii() for w in words):
+        return None
+    return re.compile("|".join(re.escape(w.lower()) for w in words) or "(?!)")
+
+
+def _may_hold(quick: re.Pattern[str] | None, segment: str) -> bool:
+    """False only when `segment` cannot hold a match of the _words() pattern that `quick`
+    stands for: in ASCII text, IGNORECASE matching is matching the lower-cased text."""
+    return quick is None or not segment.isascii() or quick.search(segment.lower()) is not None
 
 
 @register("email")
@@ -67,9 +87,8 @@ class EmailDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
         for at in scan.positions("@"):
-            start = at
-            while start > max(0, at - 64) and text[start - 1] in _LOCAL:
-                start -= 1
+            floor = max(0, at - 64)  # back over up to 64 local-part characters (rstrip: in C)
+            start = floor + len(text[floor:at].rstrip(_LOCAL_STR))
             while start < at and not text[start].isalnum():
                 start += 1
             match = self._PATTERN.match(text, start)
@@ -117,6 +136,8 @@ class PhoneDetector(Detector):
     def __init__(self, policy: Policy) -> None:
         self.cues = _words(policy.phone_cues)
         self.stops = _words(policy.phone_stop_words)
+        self._any_cue = _any_word(policy.phone_cues)
+        self._any_stop = _any_word(policy.phone_stop_words)
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
@@ -132,14 +153,23 @@ class PhoneDetector(Detector):
         if self._DATE.match(value):
             return False  # a date (with a time after it)
         bare = value.replace("(0)", "") if "(0)" in value else value
-        digits = _NON_DIGIT.sub("", bare)
+        # _NON_DIGIT.sub("", bare), faster: a match holds digits and only these characters
+        digits = (
+            bare.replace(" ", "").replace("-", "").replace(".", "").replace("(", "")
+            .replace(")", "").replace("+", "")
+        )
         if not 7 <= len(digits) <= 15:
             return False
         before = scan.before(start, 30)
         recent = max(0, len(before) - 20)
-        if self.stops.search(before, recent) is not None:
+        if _may_hold(self._any_stop, before[recent:]) and (
+            self.stops.search(before, recent) is not None
+        ):
             stop = max(m.end() for m in self.stops.finditer(before, recent))
-            if stop > max((m.end() for m in self.cues.finditer(before)), default=-1):
+            cue = -1
+            if _may_hold(self._any_cue, before):
+                cue = max((m.end() for m in self.cues.finditer(before)), default=-1)
+            if stop > cue:
                 return False  # the nearest word says it is an order, ticket, id... number
         if before.rstrip().endswith("#"):
             return False
@@ -153,7 +183,7 @@ class PhoneDetector(Detector):
             return digits[1] != "0"
         if _NANP_LOCAL.fullmatch(value):
             return True  # NANP local number (555-0100)
-        return self.cues.search(before) is not None
+        return _may_hold(self._any_cue, before) and self.cues.search(before) is not None
 
 
 @register("card")
@@ -219,7 +249,10 @@ class SsnDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
-        for run_start, run_end, digits in scan.numeric_runs:
+        runs = scan.numeric_runs
+        flagged = scan.runs_with("ssn")  # (runs without an SSN shape are skipped)
+        for index in range(len(runs)) if flagged is None else sorted(flagged):
+            run_start, run_end, digits = runs[index]
             if digits < 9:
                 continue
             end = min(size, run_end + 2)
@@ -267,6 +300,8 @@ class IpDetector(Detector):
         r"(?i)\b(?:v|versions?|ver|releases?|released|rev|revision|builds?|firmware|hotfix(?:es)?"
         r"|changelog)\b"
     )
+    # The same on lower-cased ASCII text, without IGNORECASE: the same answer there, faster.
+    _VERSION_LOWER = re.compile(_VERSION.pattern.removeprefix("(?i)"))
     # A dotted quad this close after a version is one too ("api 1.2.3.4, web 1.2.3.5").
     _LIST_GAP = 30
 
@@ -276,7 +311,10 @@ class IpDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
         version_end = -1_000
-        for run_start, run_end, digits in scan.numeric_runs:
+        runs = scan.numeric_runs
+        flagged = scan.runs_with("ipv4")  # (runs without a dotted quad are skipped)
+        for index in range(len(runs)) if flagged is None else sorted(flagged):
+            run_start, run_end, digits = runs[index]
             if digits < 4 or text.find(".", run_start, run_end) < 0:
                 continue
             for match in self._V4.finditer(text, run_start, min(size, run_end + 2)):
@@ -285,7 +323,7 @@ class IpDetector(Detector):
                 listed = 0 <= start - version_end <= self._LIST_GAP and not any(
                     c in "\n\x00" for c in text[version_end:start]
                 )
-                if listed or self._VERSION.search(scan.before(start, 40)):
+                if listed or self._version(scan.before(start, 40)):
                     version_end = match.end()
                     continue
                 if self._keep(value, text, match.end(), 32):
@@ -303,14 +341,20 @@ class IpDetector(Detector):
                     "::" not in value and value.count(":") != 7
                 ):
                     continue  # IPv6Address() would refuse it; this is cheaper
-                try:
-                    ipaddress.IPv6Address(value)
-                except ValueError:
-                    continue
-                if self._keep(value, text, match.end(), 128):
+                number = v6_int(value)
+                if number is None:
+                    continue  # IPv6Address() refuses it
+                if self._keep(value, text, match.end(), 128, number):
                     yield match.start(), match.end(), "ip"
 
-    def _keep(self, value: str, text: str, end: int, bits: int) -> bool:
+    def _version(self, before: str) -> bool:
+        """Whether a version word (_VERSION) is in `before`."""
+        if before.isascii():
+            return self._VERSION_LOWER.search(before.lower()) is not None
+        return self._VERSION.search(before) is not None
+
+    def _keep(self, value: str, text: str, end: int, bits: int, number: int = -1) -> bool:
+        """`number`: the IPv6 address `value` as an integer, when bits is 128."""
         if value in self.ignore or value.startswith("127."):
             return False
         if prefix := _PREFIX_LEN.match(text, end, end + 4):
@@ -322,6 +366,11 @@ class IpDetector(Detector):
                 a, b, c, d = map(int, value.split("."))
                 host = ((a << 24) | (b << 16) | (c << 8) | d) & ((1 << (32 - size)) - 1)
                 return host != 0 or size == 32
+            if bits == 128 and number >= 0 and length.isascii():  # the same, for IPv6
+                size = int(length)
+                if size > 128:
+                    return True
+                return number & ((1 << (128 - size)) - 1) != 0 or size == 128
             try:
                 network = ipaddress.ip_network(f"{value}/{prefix.group(1)}", strict=False)
             except ValueError:
@@ -332,13 +381,51 @@ class IpDetector(Detector):
         return True
 
 
+_HEXTET = frozenset("0123456789abcdefABCDEF")
+
+
+def v6_int(value: str) -> int | None:
+    """`value` (hex digits and colons only) as ipaddress.IPv6Address reads it, as an integer,
+    or None where IPv6Address raises; the same rules as its parser, without its overhead."""
+    parts = value.split(":")
+    if not 3 <= len(parts) <= 9:
+        return None
+    skip = None
+    for index in range(1, len(parts) - 1):
+        if not parts[index]:
+            if skip is not None:
+                return None  # a second '::'
+            skip = index
+    if skip is not None:
+        high, low = skip, len(parts) - skip - 1
+        if not parts[0]:
+            high -= 1
+            if high:
+                return None  # a leading ':' needs '::'
+        if not parts[-1]:
+            low -= 1
+            if low:
+                return None  # a trailing ':' needs '::'
+        skipped = 8 - (high + low)
+        if skipped < 1:
+            return None
+    else:
+        if len(parts) != 8 or not parts[0] or not parts[-1]:
+            return None
+        high, low, skipped = 8, 0, 0
+    number = 0
+    for part in [*parts[:high], *(["0"] * skipped), *parts[len(parts) - low :]]:
+        if len(part) > 4 or not _HEXTET.issuperset(part):
+            return None
+        number = (number << 16) | int(part, 16)
+    return number
+
+
 _SUFFIX = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
     r"Terrace|Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Grove|Gardens|Row|Mews|"
     r"Circle|Cir|Walk|Hill|Quay|Wharf|Broadway|Loop|Plaza|Trail|Alley|Pike"
 )
-_DE_SUFFIXES = ("straße ", "strasse ", "str. ", "weg ", "platz ", "allee ", "gasse ", "damm ")
-_DE_SUFFIX = re.compile("|".join(re.escape(s) for s in _DE_SUFFIXES))
 _NAME = r"[A-Z][A-Za-z'.-]*"
 _CITY = r"[A-Z][A-Za-z'.-]*(?!\w)(?: [A-Z][A-Za-z'.-]*(?!\w)){0,2}"
 _UNIT = r"(?:,? (?:Suite|Ste\.?|Apt\.?|Apartment|Unit|Floor|Fl\.?|Flat|#) ?[\w-]+)"
@@ -371,11 +458,16 @@ class AddressDetector(Detector):
         text, size = scan.text, len(scan.text)
         seen: set[tuple[int, int]] = set()
         # German suffixes end a word: found anywhere (no two occurrences can overlap)
-        german = [m.start() for m in _DE_SUFFIX.finditer(scan.lower)]
+        german = scan.german
         anchors = scan.anchored(self.anchor_set) + german  # (a new list: that one is shared)
+        both, english = (self._EN, self._DE), (self._EN,)
         for anchor in anchors:
-            for pattern in (self._EN, self._DE):
-                for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):
+            low, high = max(0, anchor - 80), min(size, anchor + 120)
+            # A German match holds a suffix (one of `german`) inside the window: else skip it.
+            index = bisect_left(german, low)
+            patterns = both if index < len(german) and german[index] < high else english
+            for pattern in patterns:
+                for match in pattern.finditer(text, low, high):
                     if not match.start() <= anchor < match.end() or match.span() in seen:
                         continue
                     seen.add(match.span())

@@ -102,7 +102,8 @@ class Redactor:
         self.detectors = build_detectors(policy)
         self.topics = TopicClassifier(policy)
         self.anchors = Anchors(
-            [*self.topics.anchors, *(a for d in self.detectors for a in d.anchors)]
+            [*self.topics.anchors, *(a for d in self.detectors for a in d.anchors)],
+            max((d.run_length for d in self.detectors), default=0),
         )
         self.stats: Counter[str] = Counter()
         self._marks: dict[tuple[str, int], str] = {}  # (kind, number) -> placeholder
@@ -126,6 +127,8 @@ class Redactor:
                     found[index].append(_finding(kind, a, b, texts[index][a:b]))
         allow = self.policy.allow
         for index, items in enumerate(found):
+            if not items:
+                continue
             if len(items) < 2:
                 found[index] = [f for f in items if f.value not in allow]
                 continue
@@ -173,10 +176,13 @@ class Redactor:
         enabled = topics or [True] * count
         scan, found = self.scan_many(texts)
         hits = self.topics.hits_many(scan, texts, enabled)
+        assemble, replace_findings = self._assemble, self._replace_findings
+        rows = zip(texts, found, hits, namespaces[:count], fields[:count], strict=True)
         return [
-            self._assemble(texts[i], found[i], hits[i], namespaces[i], fields[i])
-            if found[i] or hits[i] else _unchanged(texts[i])
-            for i in range(count)
+            assemble(text, items, hit, namespace, field) if hit  # (_assemble, inlined)
+            else replace_findings(text, items, namespace, field) if items
+            else _unchanged(text)
+            for text, items, hit, namespace, field in rows
         ]
 
     def redact(
@@ -190,17 +196,16 @@ class Redactor:
         self, text: str, findings: list[Finding], hits: list[TopicHit], namespace: str,
         field: str | None,
     ) -> Redacted:
-        if not findings and not hits:
-            return Redacted(text, (), ())
+        if not hits:  # findings are in text order
+            if not findings:
+                return Redacted(text, (), ())
+            return self._replace_findings(text, findings, namespace, field)
         if any(hit.rule.action == "drop" for hit in hits):
             label = next(h.rule.label for h in hits if h.rule.action == "drop")
             return Redacted("", (), (), label, dropped=True)
-        if hits:
-            findings = [
-                f for f in findings if not any(h.start < f.end and f.start < h.end for h in hits)
-            ]
-        if not hits:  # findings are in text order
-            return self._replace_findings(text, findings, namespace, field)
+        findings = [
+            f for f in findings if not any(h.start < f.end and f.start < h.end for h in hits)
+        ]
         pieces: list[tuple[int, int, str, str]] = [(f.start, f.end, f.kind, "") for f in findings]
         pieces += [(h.start, h.end, "topic", h.rule.label) for h in hits]
         pieces.sort(key=lambda p: p[0])
@@ -233,25 +238,30 @@ class Redactor:
         """_assemble without topic hits (the common case), with the same result, faster."""
         out: list[str] = []
         audit: list[dict[str, Any]] = []
+        add, note = out.append, audit.append
         cursor = length = 0
         number, marks = self.numbering.number, self._marks
+        # MemoryNumbering.number looks the value up as written first: done here, inline.
+        known = self.numbering._raw if type(self.numbering) is MemoryNumbering else {}
         for finding in findings:
             start, kind = finding.start, finding.kind
-            out.append(text[cursor:start])
+            add(text[cursor:start])
             length += start - cursor
-            n = number(namespace, kind, finding.value)
+            n = known.get((namespace, kind, finding.value))
+            if n is None:
+                n = number(namespace, kind, finding.value)
             mark = marks.get((kind, n))
             if mark is None:
                 mark = self.policy.placeholder.format(KIND=kind.upper(), kind=kind, n=n)
                 marks[(kind, n)] = mark
             end = length + len(mark)
             if field is None:
-                audit.append({"kind": kind, "start": length, "end": end, "placeholder": mark})
+                note({"kind": kind, "start": length, "end": end, "placeholder": mark})
             else:
-                audit.append(
+                note(
                     {"kind": kind, "field": field, "start": length, "end": end, "placeholder": mark}
                 )
-            out.append(mark)
+            add(mark)
             length = end
             cursor = finding.end
         out.append(text[cursor:])
