@@ -18,6 +18,15 @@ def until_as_of(until: datetime | None, as_of: datetime | None) -> datetime | No
     return as_of if until is None or to_epoch(as_of) < to_epoch(until) else until  # type: ignore[operator]
 
 
+def query_namespace(namespace: str | None) -> None:
+    """A namespace to read from, checked: a bad one is a QueryError (the caller's input)."""
+    if namespace is not None:
+        try:
+            check_namespace(namespace)
+        except ConfigError as exc:
+            raise QueryError(str(exc), hint=exc.hint) from None
+
+
 def memory_filters(
     kinds: Sequence[str], namespace: str | None, as_of: datetime | None, superseded: bool
 ) -> Any:
@@ -29,11 +38,7 @@ def memory_filters(
         raise QueryError(
             f"unknown memory kind {unknown[0]!r}", hint=f"use one of {', '.join(MEMORY_KINDS)}"
         )
-    if namespace is not None:
-        try:
-            check_namespace(namespace)
-        except ConfigError as exc:
-            raise QueryError(str(exc), hint=exc.hint) from None
+    query_namespace(namespace)
     return MemoryFilters(namespace, names, as_of, superseded)
 
 
@@ -55,11 +60,7 @@ def make_query(
         )
     if not isinstance(k, int) or k < 1 or k > 1000:
         raise QueryError(f"k must be between 1 and 1000, got {k!r}")
-    if namespace is not None:
-        try:
-            check_namespace(namespace)
-        except ConfigError as exc:
-            raise QueryError(str(exc), hint=exc.hint) from None
+    query_namespace(namespace)
     if since is not None and until is not None and since >= until:
         raise QueryError("'since' must be before 'until'")
     filters = Filters(namespace, tuple(actors), tuple(sessions), tuple(kinds), since, until)
