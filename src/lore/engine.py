@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -53,6 +54,7 @@ USE_DEFAULT: Any = _UseDefault()
 DEFAULT_DB = Path(".lore") / "lore.db"
 DEFAULT_EMBEDDER = "minilm"
 DEFAULT_NAMESPACE = "default"
+STORE_ID = "store_id"
 ANN_THRESHOLD = 50_000  # below this many vectors exact search is both exact and fast enough
 
 
@@ -122,6 +124,8 @@ class Lore:
             chosen = get_embedder(embedder)
             if recorded is None:
                 store.set_meta("embedder", chosen.identity)
+            if store.get_meta(STORE_ID) is None:  # names the database to indexes beside it
+                store.set_meta(STORE_ID, secrets.token_hex(8))
             elif recorded != chosen.identity and reembed:
                 _reembed(store, chosen, progress)
             elif recorded != chosen.identity:
@@ -204,7 +208,8 @@ class Lore:
 
     def _new_ranked(self, path: Path | None) -> LexicalIndex:
         text, context = self.searcher.settings.fts_column_weights
-        return LexicalIndex(path, round(text / context) if context > 0 else 1)
+        repeats = round(text / context) if context > 0 else 1
+        return LexicalIndex(path, repeats, self.store.get_meta(STORE_ID) or "")
 
     def _ranked_index(self) -> LexicalIndex | None:
         """The Tantivy index for big stores, caught up with the store (None while another

@@ -73,10 +73,11 @@ class IndexBusy(Exception):
 class LexicalIndex:
     """BM25 top-k over records' text and index context, with the store's filters inside."""
 
-    def __init__(self, path: Path | None = None, text_repeats: int = 2) -> None:
+    def __init__(self, path: Path | None = None, text_repeats: int = 2, store_id: str = "") -> None:
         self.path = path
         self.text_repeats = max(1, text_repeats)
-        self.format = f"{FORMAT}:{self.text_repeats}"
+        # Layout, weighting and the database it was built from: any change rebuilds it.
+        self.format = f"{FORMAT}:{self.text_repeats}:{store_id}"
         self.schema = _schema()
         self.analyzer = _analyzer()
         self._lock = threading.RLock()
@@ -98,7 +99,7 @@ class LexicalIndex:
         else:
             marker = self.path / "lore-format"
             if self.path.exists() and not _same_format(marker, self.format):
-                shutil.rmtree(self.path)  # an older layout: rebuilt from the store
+                shutil.rmtree(self.path)  # another layout or database: rebuilt from the store
             self.path.mkdir(parents=True, exist_ok=True)
             try:
                 index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
@@ -159,7 +160,7 @@ class LexicalIndex:
         if self._watermark >= newest:
             return
         with self._lock:
-            if self.watermark() >= newest:  # another writer caught it up
+            if self.watermark() == newest:  # another writer caught it up
                 self._watermark = newest
                 return
             writer = self._writer()  # held from here, so the watermark cannot move under us
