@@ -209,3 +209,46 @@ def test_a_damaged_or_older_index_is_rebuilt(tmp_path: Path) -> None:
 def test_namespace_prefixes() -> None:
     assert namespace_prefixes("acme/eng/web") == ["acme", "acme/eng", "acme/eng/web"]
     assert namespace_prefixes("solo") == ["solo"]
+
+
+def test_prepare_search_builds_the_index_ahead_with_progress(tmp_path: Path) -> None:
+    with _open(tmp_path / "lore.db") as lore:
+        lore.add_many([Draft(text=f"rota note {i}") for i in range(30)])
+        assert lore.pending_search_index() == 30
+        heard: list[int] = []
+        lore.prepare_search(heard.append)
+        assert sum(heard) == 30 and lore.pending_search_index() == 0
+        assert len(lore.search("rota", k=50, mode="fts")) == 30
+    with _open(tmp_path / "small.db", FTS5) as lore:  # FTS5 ranks a small store alone
+        lore.add_many([Draft(text=f"rota note {i}") for i in range(30)])
+        assert lore.pending_search_index() == 0
+        lore.prepare_search()
+        assert not (tmp_path / "small.db.fts").exists()
+
+
+def test_cli_ingest_of_a_big_store_indexes_for_search_with_progress(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from lore.cli import cli
+
+    source = tmp_path / "chat.jsonl"
+    with source.open("w", encoding="utf-8") as handle:
+        for i in range(20_050):  # just above the default 20,000 that FTS5 ranks alone
+            handle.write(json.dumps({"session": f"s{i // 50}", "actor": "ann",
+                                     "text": f"standup note {i} about the pottery kiln"}) + "\n")
+    db = tmp_path / "lore.db"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--db", str(db), "--embedder", "hash", "ingest", str(source), "--no-redact"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "indexing full text for search" in result.stderr
+    assert (tmp_path / "lore.db.fts").is_dir()
+    found = runner.invoke(
+        cli, ["--db", str(db), "search", "pottery note 20049", "--mode", "fts", "--json"]
+    )
+    assert found.exit_code == 0, found.output
+    assert "indexing full text" not in found.stderr  # already done at ingest
+    assert json.loads(found.stdout)["hits"][0]["record"]["text"].startswith("standup note 20049")

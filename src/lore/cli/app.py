@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,17 @@ class Settings:
         lore = Lore.open(path, embedder=self.embedder or USE_DEFAULT, redaction=redaction)
         click.get_current_context().call_on_close(lore.close)
         return lore
+
+
+def prepare_search(lore: Lore) -> None:
+    """Build the ranked full-text index of a big store now, with a progress bar on stderr,
+    rather than silently inside the first search."""
+    pending = lore.pending_search_index()
+    if pending:
+        with click.progressbar(
+            length=pending, label="indexing full text for search", file=sys.stderr
+        ) as bar:
+            lore.prepare_search(bar.update)
 
 
 def json_option(func: F) -> F:

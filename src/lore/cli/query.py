@@ -13,7 +13,7 @@ from ..context.render import render_json, render_markdown
 from ..requests import make_query, until_as_of
 from ..tokens import DEFAULT_ENCODING, ENCODINGS
 from ..types import RECORD_KINDS, SEARCH_MODES, Hit, Record
-from .app import DATE, Settings, cli, emit_json, json_option, note
+from .app import DATE, Settings, cli, emit_json, json_option, note, prepare_search
 
 F = TypeVar("F", bound=Callable[..., Any])
 PREVIEW_CHARS = 240
@@ -96,7 +96,9 @@ def search(
     """The best records for QUERY, each with why it came back (which retriever, rank, score)."""
     until = until_as_of(until, as_of)
     request = make_query(query, k, mode, namespace, actors, sessions, kinds, since, until)
-    hits = settings.open(must_exist=True).search(request)
+    lore = settings.open(must_exist=True)
+    prepare_search(lore)
+    hits = lore.search(request)
     if as_json:
         emit_json({"query": request.to_dict(), "hits": [hit.to_dict() for hit in hits]})
         return
@@ -151,6 +153,7 @@ def context(
     Each fragment shows a handle (record:ID) that `lore expand` turns back into the evidence.
     """
     lore = settings.open(must_exist=True)
+    prepare_search(lore)
     pack = lore.context(
         query, budget, namespace=namespace, actors=actors, sessions=sessions, kinds=kinds,
         since=since, until=until, encoding=encoding, as_of=as_of, memories=not no_memories,

@@ -15,7 +15,7 @@ from ..ingest.base import available_formats
 from ..ingest.sync import SourceResult, SyncReport, combine, plan_sources
 from ..ingest.writer import check_namespace
 from ..types import RECORD_KINDS, IngestProblem
-from .app import Settings, cli, emit_json, json_option, note
+from .app import Settings, cli, emit_json, json_option, note, prepare_search
 
 NAMESPACE_HELP = "Namespace to write under, a path such as acme/eng/payments."
 
@@ -159,6 +159,8 @@ def ingest(
             unsupported.extend(report.unsupported)
     if watch:
         results += _watch(lore, paths, fmt, namespace, interval)
+    else:
+        prepare_search(lore)  # a big store's ranked index, now rather than at the first search
     total = combine(results, problems, unsupported)
     _summarise(total, as_json=as_json)
     if lore.redactor is not None and lore.redactor.stats:

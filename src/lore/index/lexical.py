@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +151,13 @@ class LexicalIndex:
         ).hits
         return int(hits[0][0]) if hits else 0
 
-    def catch_up(self, newest: int, rows_after: Any) -> None:
+    def catch_up(
+        self, newest: int, rows_after: Any, progress: Callable[[int], None] | None = None
+    ) -> None:
         """Index the rows after the watermark, up to the store's `newest` rowid.
 
-        `rows_after(rowid)` yields batches of IndexRow above `rowid`, hidden records left out.
-        Raises IndexBusy when another writer holds the index.
+        `rows_after(rowid)` yields batches of IndexRow above `rowid`, hidden records left out;
+        `progress(n)` hears of each batch. Raises IndexBusy when another writer holds it.
         """
         if self._watermark >= newest:
             return
@@ -172,6 +174,8 @@ class LexicalIndex:
                 for batch in rows_after(mark):
                     for row in batch:
                         writer.add_document(self._document(row))
+                    if progress is not None:
+                        progress(len(batch))
             except BaseException:
                 writer.rollback()
                 writer.wait_merging_threads()

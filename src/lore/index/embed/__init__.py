@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
-from .base import Embedder, available_embedders, get_embedder, register_embedder
+from .base import (
+    Embedder,
+    available_embedders,
+    get_embedder,
+    register_embedder,
+    spec_for_identity,
+)
 
-__all__ = ["Embedder", "available_embedders", "get_embedder", "register_embedder"]
+__all__ = [
+    "Embedder",
+    "available_embedders",
+    "get_embedder",
+    "register_embedder",
+    "spec_for_identity",
+]

@@ -85,3 +85,13 @@ def get_embedder(spec: str | Embedder) -> Embedder:
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls.from_spec(arg) if arg else cls()
+
+
+def spec_for_identity(identity: str) -> str:
+    """The embedder spec that reproduces a recorded identity ("hash:256" -> "hash:256")."""
+    name, _, rest = identity.partition(":")
+    if name == "minilm":
+        return "minilm"
+    if name == "openai":
+        return "openai:" + rest.rsplit(":", 1)[0]
+    return identity
