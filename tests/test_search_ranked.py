@@ -175,6 +175,34 @@ def test_a_busy_index_falls_back_to_fts5(tmp_path: Path) -> None:
         assert len(lore._ranked) == 13
 
 
+def test_a_search_does_not_wait_for_another_threads_catch_up(tmp_path: Path) -> None:
+    import threading
+
+    with _open(tmp_path / "lore.db") as lore:
+        lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
+        assert lore.search("lunch", k=1, mode="fts")
+        index = lore.ranked_index()
+        held, release = threading.Event(), threading.Event()
+
+        def catching_up() -> None:  # stands in for a long catch-up on another thread
+            with index._lock:
+                held.set()
+                release.wait(10)
+
+        other = threading.Thread(target=catching_up)
+        other.start()
+        try:
+            held.wait(10)
+            lore.add("pottery kiln booked")
+            texts = [h.record.text for h in lore.search("pottery", k=5, mode="fts")]
+            assert texts == ["pottery kiln booked"]  # FTS5 answered at once
+            assert len(index) == 10
+        finally:
+            release.set()
+            other.join()
+        assert lore.search("pottery", k=5, mode="fts") and len(index) == 11
+
+
 @pytest.mark.parametrize("new_records", [10, 30])  # fewer and more rows than the old index
 def test_an_index_of_a_replaced_database_is_rebuilt(tmp_path: Path, new_records: int) -> None:
     path = tmp_path / "lore.db"
