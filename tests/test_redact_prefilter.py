@@ -248,7 +248,7 @@ def test_phone_quick_word_tests_change_nothing(
 
 
 def test_address_german_window_test_changes_nothing(redactor: Redactor) -> None:
-    from lore.redact.personal import AddressDetector
+    from lore.redact.addresses import AddressDetector
 
     detector = next(d for d in redactor.detectors if isinstance(d, AddressDetector))
 

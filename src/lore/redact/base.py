@@ -23,7 +23,7 @@ from .policy import Policy
 Span = tuple[int, int, str]  # start, end (exclusive) and kind, in the scanned text
 SEP = "\x00\n"  # between texts of a batch; NUL in a text is replaced (same length) first
 
-_REGISTRY: dict[str, type[Detector]] = {}
+_REGISTRY: dict[str, list[type[Detector]]] = {}
 D = TypeVar("D", bound="type[Detector]")
 
 # Runs of digits and phone/card/IP punctuation, 7+ characters: phone, card, SSN and IPv4
@@ -41,7 +41,8 @@ _UPPER_DIGITS = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?\d\d")
 _UPPER_DIGITS_ASCII = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z] ?[0-9][0-9]")
 _OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a decimal digit outside 0-9
 _V6_FULL = re.compile(r":[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){5}")  # literal first: fast
-# German street suffixes end a word: found anywhere in the lowered text (no two overlap).
+# Street suffixes (German, Dutch) end a word: found anywhere in the lowered text (no two
+# overlap).
 _DE_SUFFIX = re.compile("|".join(re.escape(s) for s in prefilter.DE_SUFFIXES))
 
 
@@ -62,10 +63,14 @@ class Detector(ABC):
 
 
 def register(name: str) -> Callable[[D], D]:
-    """Class decorator: make a detector available to policies under `name`."""
+    """Class decorator: make a detector available to policies under `name`. Several may
+    share a name (they then run together, in the order they were registered)."""
 
     def add(cls: D) -> D:
-        _REGISTRY[name] = cls
+        classes = _REGISTRY.setdefault(name, [])
+        # (a class registered again, as when its module is reloaded, replaces itself)
+        classes[:] = [c for c in classes if c.__qualname__ != cls.__qualname__]
+        classes.append(cls)
         return cls
 
     return add
@@ -73,9 +78,9 @@ def register(name: str) -> Callable[[D], D]:
 
 def build_detectors(policy: Policy) -> list[Detector]:
     """The policy's detectors, in the order the policy lists them."""
-    from . import credentials, personal  # noqa: F401 - importing registers them
+    from . import addresses, credentials, personal  # noqa: F401 - importing registers them
 
-    return [_REGISTRY[name](policy) for name in policy.detectors]
+    return [cls(policy) for name in policy.detectors for cls in _REGISTRY[name]]
 
 
 class Anchors:
@@ -236,7 +241,8 @@ class Scan:
 
     @cached_property
     def german(self) -> list[int]:
-        """Positions of the German street suffixes (prefilter.DE_SUFFIXES), any case."""
+        """Positions of the German and Dutch street suffixes (prefilter.DE_SUFFIXES), any
+        case."""
         if (matches := self.prefiltered) is not None:
             return matches.german
         return [m.start() for m in _DE_SUFFIX.finditer(self.lower)]

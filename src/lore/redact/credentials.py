@@ -130,6 +130,8 @@ class UrlPasswordDetector(Detector):
 
 
 _PASSWORD_NAME = re.compile(r"(?i)pass|pwd")
+# A log field (name=value): what follows a keyword in prose is then the next field.
+_FIELD = re.compile(r"[a-z_][a-z0-9_.-]*=")
 _VALUE = r"""(?:"([^"\s]*)"|'([^'\s]*)'|([^\s,;'"`]+))"""
 
 
@@ -165,10 +167,15 @@ class AssignmentDetector(Detector):
                 password = bool(_PASSWORD_NAME.search(match.group(1)))
                 if self._secret_value(value, password):
                     yield match.start(group), match.end(group), "password" if password else "secret"
-            # (_PROSE starts with pass/pwd: only a p or P can begin it)
-            if text[anchor] in "pP" and (match := self._PROSE.match(text, anchor)):
+            # (_PROSE starts with pass/pwd: only a p or P can begin it). Not when the word is
+            # itself a value (reason=bad_password), nor before another field (attempts=3).
+            if (
+                text[anchor] in "pP"
+                and not (start and text[start - 1] == "=")
+                and (match := self._PROSE.match(text, anchor))
+            ):
                 value = match.group(1).rstrip(".,;:)")
-                if self._password_like(value):
+                if self._password_like(value) and not _FIELD.match(value):
                     yield match.start(1), match.start(1) + len(value), "password"
 
     @staticmethod

@@ -1,10 +1,10 @@
-"""Personal-data detectors: email, phone, payment card, IBAN, SSN, NINO, IP and street address."""
+"""Personal-data detectors: email, phone, payment card, IBAN, SSN, NINO and IP (street
+addresses are in `addresses.py`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from bisect import bisect_left
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -110,6 +110,9 @@ _DIGIT_GROUPS = re.compile(r"\d+")
 _NANP_PAREN = re.compile(r"\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}")
 _NANP = re.compile(r"(?:1[ .-])?\d{3}([ .-])\d{3}\1\d{4}")
 _NANP_LOCAL = re.compile(r"[2-9]\d\d-\d{4}")
+# The start of a grouped IBAN (country, check digits, groups of four) right before a number.
+_CAPITALS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_IBAN_HEAD = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d\d(?: [A-Z0-9]{4})* $")
 _SSH_PATH = re.compile(r":[\w.~-]+/")
 _ASSET = re.compile(r"@\d(?:\.\d)?x\.(?:png|jpe?g|gif|svg|webp|avif|ico|bmp)$", re.IGNORECASE)
 _PREFIX_LEN = re.compile(r"/(\d{1,3})(?!\d)")
@@ -126,7 +129,8 @@ class PhoneDetector(Detector):
         r"(?:\+(?<![\w+/=.#:$€£-]\+)\d{1,3}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?"
         r"(?:[ .-]?\d{2,5}){1,5}"
         r"|\((?<![\w+/=.#:$€£-]\()\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]?\d{2,5}){0,3}"
-        r"|\d(?<![\w+/=.#:$€£-]\d)(?:\d{0,4}(?:[ .-]\d{2,6}){1,5}|\d{6,14}))"
+        # (an area code and a 7-8 digit subscriber number in one group: 06-12345678)
+        r"|\d(?<![\w+/=.#:$€£-]\d)(?:\d{0,4}(?:[ .-]\d{2,6}){1,5}|\d{6,14}|\d{0,4}[ .-]\d{7,8}))"
         # not a prefix of a longer number; a comma is a thousands separator only before
         # exactly three digits (a CSV row goes on with ",2024-02-11")
         r"(?![\w/]|[.:-]\d|,\d{1,3}(?!\d))"
@@ -175,10 +179,14 @@ class PhoneDetector(Detector):
             return False
         if value[0] == "+":
             return len(digits) >= 8
-        if _NANP_PAREN.fullmatch(value):
-            return digits[0] != "0"
-        if _NANP.fullmatch(value):
-            return digits[-10] not in "01"
+        if before[-2:-1] in _CAPITALS_DIGITS and before[-1] == " " and _IBAN_HEAD.search(before):
+            return False  # the rest of an account number (a mistyped IBAN's digit groups)
+        # NANP area codes never start with 0 or 1; a NANP shape starting with 0 is a
+        # national trunk-0 number (082 447 3915), left to the rule below.
+        if _NANP_PAREN.fullmatch(value) and digits[0] != "0":
+            return True
+        if _NANP.fullmatch(value) and digits[-10] != "0":
+            return digits[-10] != "1"
         if digits[0] == "0" and 10 <= len(digits) <= 11 and len(_DIGIT_GROUPS.findall(bare)) >= 2:
             return digits[1] != "0"
         if _NANP_LOCAL.fullmatch(value):
@@ -298,7 +306,7 @@ class IpDetector(Detector):
     )
     _VERSION = re.compile(
         r"(?i)\b(?:v|versions?|ver|releases?|released|rev|revision|builds?|firmware|hotfix(?:es)?"
-        r"|changelog)\b"
+        r"|changelog|bump(?:s|ed|ing)?)\b"
     )
     # The same on lower-cased ASCII text, without IGNORECASE: the same answer there, faster.
     _VERSION_LOWER = re.compile(_VERSION.pattern.removeprefix("(?i)"))
@@ -320,10 +328,21 @@ class IpDetector(Detector):
             for match in self._V4.finditer(text, run_start, min(size, run_end + 2)):
                 value = match.group()
                 start = match.start()
-                listed = 0 <= start - version_end <= self._LIST_GAP and not any(
-                    c in "\n\x00" for c in text[version_end:start]
-                )
-                if listed or self._version(scan.before(start, 40)):
+                # In a Markdown table, its column's header or its cell says (not the cells
+                # before it); else the words before it.
+                line = text.rfind("\n", 0, start) + 1
+                header = None
+                if text.find("|", line, start) >= 0:
+                    header = self._column_header(text, line, start)
+                if header is not None:
+                    cell = text[text.rfind("|", 0, start) + 1 : start]
+                    version = self._version(header) or self._version(cell)
+                else:
+                    version = (
+                        0 <= start - version_end <= self._LIST_GAP
+                        and not any(c in "\n\x00" for c in text[version_end:start])
+                    ) or self._version(scan.before(start, 40))
+                if version:
                     version_end = match.end()
                     continue
                 if self._keep(value, text, match.end(), 32):
@@ -353,6 +372,33 @@ class IpDetector(Detector):
             return self._VERSION_LOWER.search(before.lower()) is not None
         return self._VERSION.search(before) is not None
 
+    @staticmethod
+    def _column_header(text: str, line_start: int, start: int) -> str | None:
+        """The header of the column `start` (on the line from `line_start`) is in, when it is
+        in a Markdown table's body (| Device | Firmware | over | RTM-1 | 5.4.2.118 |), else
+        None."""
+        column = text.count("|", line_start, start)
+        if not column:
+            return None
+        position = line_start
+        for _ in range(_TABLE_ROWS):  # up over the rows to the |---| line under the header
+            if position < 2:
+                return None
+            above = text.rfind("\n", 0, position - 1) + 1
+            line = text[above : position - 1]
+            if "|" not in line or "\x00" in line:
+                return None  # not a table row (or the end of the text before, in a batch)
+            if _TABLE_RULE.match(line):
+                if above < 2:
+                    return None
+                header = text[text.rfind("\n", 0, above - 1) + 1 : above - 1]
+                cells = header.split("|")
+                if "\x00" in header or column >= len(cells):
+                    return None
+                return cells[column]
+            position = above
+        return None
+
     def _keep(self, value: str, text: str, end: int, bits: int, number: int = -1) -> bool:
         """`number`: the IPv6 address `value` as an integer, when bits is 128."""
         if value in self.ignore or value.startswith("127."):
@@ -379,6 +425,10 @@ class IpDetector(Detector):
                 network.prefixlen == bits
             )
         return True
+
+
+_TABLE_ROWS = 100  # how far up a table's rows _column_header looks for its header
+_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$")
 
 
 _HEXTET = frozenset("0123456789abcdefABCDEF")
@@ -419,59 +469,3 @@ def v6_int(value: str) -> int | None:
             return None
         number = (number << 16) | int(part, 16)
     return number
-
-
-_SUFFIX = (
-    r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    r"Terrace|Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Grove|Gardens|Row|Mews|"
-    r"Circle|Cir|Walk|Hill|Quay|Wharf|Broadway|Loop|Plaza|Trail|Alley|Pike"
-)
-_NAME = r"[A-Z][A-Za-z'.-]*"
-_CITY = r"[A-Z][A-Za-z'.-]*(?!\w)(?: [A-Z][A-Za-z'.-]*(?!\w)){0,2}"
-_UNIT = r"(?:,? (?:Suite|Ste\.?|Apt\.?|Apartment|Unit|Floor|Fl\.?|Flat|#) ?[\w-]+)"
-_POSTCODE = r"(?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})"
-# With a postcode (US state + ZIP or UK) when one follows, else the unit and up to two places.
-_TAIL = rf"(?:{_UNIT}?(?:, ?{_CITY}){{0,2}},? {_POSTCODE}|{_UNIT}?(?:, ?{_CITY}){{0,2}})"
-
-
-@register("address")
-class AddressDetector(Detector):
-    """Street addresses: "<number> <Name> <Street|Road|...>" (US/UK) and "<Name>straße <number>"
-    (DE), with a following unit, city, state and ZIP or UK postcode when present."""
-
-    # Look-behinds come after the first character, so that `re` can skip to candidates.
-    _EN = re.compile(
-        rf"\d(?<![\w.,-]\d)\d{{0,4}}[A-Za-z]?(?:-\d{{1,5}})? (?:{_NAME} ){{1,4}}"
-        rf"(?:{_SUFFIX})\b\.?(?: (?:NW|NE|SW|SE|N|S|E|W)\b)?{_TAIL}"
-    )
-    _DE = re.compile(
-        r"[A-ZÄÖÜ](?<!\w[A-ZÄÖÜ])[a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|damm)"
-        r" \d{1,4}[a-z]?(?:, ?\d{5} [A-ZÄÖÜ][a-zäöüß]+)?"
-    )
-
-    anchors = (
-        *(s.lower() for s in _SUFFIX.split("|") if len(s) > 3),
-        *(f"{s.lower()}{c}" for s in _SUFFIX.split("|") if len(s) <= 3 for c in " ,.\n"),
-    )
-
-    def find(self, scan: Scan) -> Iterator[Span]:
-        text, size = scan.text, len(scan.text)
-        seen: set[tuple[int, int]] = set()
-        # German suffixes end a word: found anywhere (no two occurrences can overlap)
-        german = scan.german
-        anchors = scan.anchored(self.anchor_set) + german  # (a new list: that one is shared)
-        both, english = (self._EN, self._DE), (self._EN,)
-        for anchor in anchors:
-            low, high = max(0, anchor - 80), min(size, anchor + 120)
-            # A German match holds a suffix (one of `german`) inside the window: else skip it.
-            index = bisect_left(german, low)
-            patterns = both if index < len(german) and german[index] < high else english
-            for pattern in patterns:
-                for match in pattern.finditer(text, low, high):
-                    if not match.start() <= anchor < match.end() or match.span() in seen:
-                        continue
-                    seen.add(match.span())
-                    end = match.end()
-                    while end > match.start() and text[end - 1] in ",. ":
-                        end -= 1
-                    yield match.start(), end, "address"

@@ -27,9 +27,13 @@ except Exception:  # pragma: no cover - depends on the platform
 
 ENABLED = True  # set False to force the `re` passes (tests and the benchmark's A/B do)
 
-# German street suffixes (AddressDetector), lower case; each ends a word with a space, so
-# no two occurrences overlap. 'ß' is one character, one '?' in the ASCII bytes scanned.
-DE_SUFFIXES = ("straße ", "strasse ", "str. ", "weg ", "platz ", "allee ", "gasse ", "damm ")
+# German and Dutch street suffixes (AddressDetector), lower case; each ends a word with a
+# space and none ends another, so no two occurrences overlap. 'ß' is one character, one '?'
+# in the ASCII bytes scanned. "straße " must stay first (see Prefilter.sharp).
+DE_SUFFIXES = (
+    "straße ", "strasse ", "str. ", "weg ", "platz ", "allee ", "gasse ", "damm ",
+    "straat ", "gracht ", "laan ", "plein ", "kade ", "singel ", "dijk ",
+)
 # Characters whose lower case is ASCII though they are not (the Kelvin sign is 'k'): a batch
 # holding one is left to the `re` passes, which see the lower-cased text.
 _LOWER_TO_ASCII = "\u212a"
