@@ -126,6 +126,18 @@ def test_embedder_mismatch_is_refused_then_reembedded(tmp_path: Path) -> None:
         assert lore.embedder.identity == "hash:64"
 
 
+def test_a_store_from_before_store_ids_still_checks_its_embedder(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with Lore.open(path, embedder="hash") as lore:
+        lore.add("payments webhook retried twice")
+        lore.store.db.execute("DELETE FROM meta WHERE key = 'store_id'")  # as older stores are
+    with pytest.raises(EmbedderMismatch, match="hash:256"):
+        Lore.open(path, embedder="hash:64")
+    with Lore.open(path, embedder="hash:64", reembed=True) as lore:
+        assert lore.stats()["embedder"] == "hash:64"
+        assert lore.store.get_meta("store_id")
+
+
 def test_forget_deletes_and_audits(lore: Lore) -> None:
     keep = lore.add("keep this note").record_ids[0]
     drop = lore.add("drop this secret note").record_ids[0]

@@ -124,14 +124,14 @@ class Lore:
             chosen = get_embedder(embedder)
             if recorded is None:
                 store.set_meta("embedder", chosen.identity)
-            if store.get_meta(STORE_ID) is None:  # names the database to indexes beside it
-                store.set_meta(STORE_ID, secrets.token_hex(8))
             elif recorded != chosen.identity and reembed:
                 _reembed(store, chosen, progress)
             elif recorded != chosen.identity:
                 raise EmbedderMismatch(
                     f"{store.path} holds vectors from {recorded!r}, not {chosen.identity!r}"
                 )
+            if store.get_meta(STORE_ID) is None:  # names the database to indexes beside it
+                store.set_meta(STORE_ID, secrets.token_hex(8))
         except BaseException:
             store.close()
             raise
