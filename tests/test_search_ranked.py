@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lore import Draft, Lore
-from lore.index.lexical import namespace_prefixes
+from lore.index.lexical import FORMAT, namespace_prefixes
 from lore.search.hybrid import SearchSettings
 from lore.types import Filters
 
@@ -231,7 +231,7 @@ def test_a_damaged_or_older_index_is_rebuilt(tmp_path: Path) -> None:
     (tmp_path / "lore.db.fts" / "lore-format").write_text("0:2")  # an older layout
     with _open(path) as lore:
         assert len(lore.search("kayak", k=50, mode="fts")) == 12
-    assert (tmp_path / "lore.db.fts" / "lore-format").read_text().startswith("2:2:")
+    assert (tmp_path / "lore.db.fts" / "lore-format").read_text().startswith(f"{FORMAT}:2:")
 
 
 def test_namespace_prefixes() -> None:
@@ -280,3 +280,119 @@ def test_cli_ingest_of_a_big_store_indexes_for_search_with_progress(tmp_path: Pa
     assert found.exit_code == 0, found.output
     assert "indexing full text" not in found.stderr  # already done at ingest
     assert json.loads(found.stdout)["hits"][0]["record"]["text"].startswith("standup note 20049")
+
+
+def _fts_texts(lore: Lore, query: str) -> list[str]:
+    return sorted(h.record.text for h in lore.search(query, k=100, mode="fts"))
+
+
+def _agree(path: Path, *queries: str) -> None:
+    """The ranked index and FTS5 find the same records, in a fresh process's view too."""
+    with _open(path) as ranked, _open(path, FTS5) as fts5:
+        for query in queries:
+            assert _fts_texts(ranked, query) == _fts_texts(fts5, query), query
+
+
+def test_a_record_shown_again_before_newer_ones_are_indexed_loses_nothing(tmp_path: Path) -> None:
+    path, doc = tmp_path / "lore.db", tmp_path / "runbook.md"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
+        assert lore.search("lunch", k=1, mode="fts")  # the index is built
+        lore.add_many([Draft(text=f"kayak trip {i}") for i in range(10)])  # not yet indexed
+        doc.write_text("# Runbook\n\nDeploys on Tuesdays.\n", encoding="utf-8")
+        lore.ingest(doc)
+        doc.write_text("# Runbook\n\nDeploys on Thursdays.\n", encoding="utf-8")
+        lore.ingest(doc)
+        doc.write_text("# Runbook\n\nDeploys on Tuesdays.\n", encoding="utf-8")
+        lore.ingest(doc)  # the first chunk is shown again, above the index's watermark
+        assert len(lore.search("kayak", k=50, mode="fts")) == 10
+    _agree(path, "kayak", "deploys Tuesdays Thursdays", "lunch")
+
+
+def test_changes_made_while_the_index_is_busy_are_applied_later(tmp_path: Path) -> None:
+    path, doc = tmp_path / "lore.db", tmp_path / "runbook.md"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
+        doc.write_text("# Runbook\n\nDeploys on Tuesdays.\n", encoding="utf-8")
+        lore.ingest(doc)
+        secret = lore.add("the aardvark project codename").record_ids[0]
+        assert lore.search("aardvark", k=1, mode="fts")
+        holder = lore._new_ranked(tmp_path / "lore.db.fts")._writer()  # another writer
+        try:
+            doc.write_text("# Runbook\n\nDeploys on Thursdays.\n", encoding="utf-8")
+            lore.ingest(doc)  # hides the Tuesday chunk
+            lore.forget([secret])  # the newest record: its rowid is handed out again
+            lore.add("pottery kiln booked")
+            assert _fts_texts(lore, "pottery") == ["pottery kiln booked"]  # FTS5 answers
+        finally:
+            holder.rollback()
+            holder.wait_merging_threads()
+        assert lore.search("aardvark", k=5, mode="fts") == []
+        assert _fts_texts(lore, "pottery") == ["pottery kiln booked"]
+        assert lore.store.ranked_pending() == (0, [])  # applied, then cleared
+    _agree(path, "aardvark", "pottery", "deploys Tuesdays Thursdays", "lunch")
+
+
+def test_forgetting_the_newest_record_then_adding_one(tmp_path: Path) -> None:
+    with _open(tmp_path / "lore.db") as lore:
+        lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
+        newest = lore.add("the aardvark codename").record_ids[0]
+        assert lore.search("aardvark", k=1, mode="fts")
+        lore.forget([newest])
+        lore.add("pottery kiln booked")  # the same rowid as the forgotten record
+        assert lore.search("aardvark", k=5, mode="fts") == []
+        assert _fts_texts(lore, "pottery") == ["pottery kiln booked"]
+
+
+def _fill_small(lore: Lore) -> None:
+    """12 records, 3 about kayaks: few enough for FTS5's bounded path to find them all."""
+    lore.add_many([Draft(text=f"lunch order {i}") for i in range(9)])
+    lore.add_many([Draft(text=f"kayak rental {i}") for i in range(3)])
+
+
+def test_an_index_deleted_while_open_falls_back_then_rebuilds(tmp_path: Path) -> None:
+    import shutil
+
+    with _open(tmp_path / "lore.db") as lore:
+        _fill_small(lore)
+        assert len(lore.search("kayak", k=50, mode="fts")) == 3
+        shutil.rmtree(tmp_path / "lore.db.fts")
+        lore.add("kayak paddles ordered")
+        assert len(lore.search("kayak", k=50, mode="fts")) == 4  # FTS5, then reopened
+        assert len(lore.search("kayak", k=50, mode="fts")) == 4
+        assert lore._ranked is not None and len(lore._ranked) == 13
+
+
+def test_something_else_at_the_index_path_is_left_alone(tmp_path: Path) -> None:
+    for kind in ("file", "folder"):
+        path = tmp_path / kind / "lore.db"
+        path.parent.mkdir()
+        other = tmp_path / kind / "lore.db.fts"
+        if kind == "file":
+            other.write_text("not an index")
+        else:
+            other.mkdir()
+            (other / "notes.txt").write_text("somebody's notes")
+        with _open(path) as lore:
+            _fill_small(lore)
+            assert len(lore.search("kayak", k=50, mode="fts")) == 3  # FTS5 answers
+        assert other.is_file() if kind == "file" else (other / "notes.txt").exists()
+
+
+def test_opening_a_caught_up_store_writes_nothing_to_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"kayak rental {i}") for i in range(12)])
+        (tmp_path / "docs").mkdir()
+        doc = tmp_path / "docs" / "notes.md"
+        doc.write_text("# Notes\n\nKayak club on Fridays.\n", encoding="utf-8")
+        lore.ingest(tmp_path / "docs")
+        doc.unlink()
+        lore.ingest(tmp_path / "docs")  # the newest record is hidden as removed
+        assert len(lore.search("kayak", k=50, mode="fts")) == 12
+    meta = tmp_path / "lore.db.fts" / "meta.json"
+    before = meta.stat().st_mtime_ns
+    for _ in range(2):
+        with _open(path) as lore:
+            assert len(lore.search("kayak", k=50, mode="fts")) == 12
+    assert meta.stat().st_mtime_ns == before

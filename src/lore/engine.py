@@ -188,7 +188,6 @@ class Lore:
     def _apply_visibility(self, hidden: list[int], shown: list[int]) -> None:
         """Keep hidden (superseded, deleted, removed) records out of the vector index, so the
         unfiltered dense search needs no filter; put back those shown again."""
-        self._ranked_changed(hidden, shown)
         index = self._index
         if index is None and (path := self._index_path()) is not None and path.exists():
             index = self._vectors()  # a saved index must drop them too, loaded or not
@@ -212,11 +211,11 @@ class Lore:
         return LexicalIndex(path, repeats, self.store.get_meta(STORE_ID) or "")
 
     def _ranked_index(self) -> LexicalIndex | None:
-        """The Tantivy index for big stores, caught up with the store (None while another
-        writer holds it: the searcher then ranks with FTS5)."""
+        """The Tantivy index for big stores, caught up with the store (None while it is busy
+        or failed: the searcher then ranks with FTS5)."""
         index = self.ranked_index()
         try:
-            index.catch_up(self.store.max_rowid(), self.store.iter_index_rows)
+            index.catch_up(self.store)
         except IndexBusy:
             return None
         return index
@@ -228,16 +227,17 @@ class Lore:
         newest = self.store.max_rowid()
         if newest <= settings.fts_budget or not settings.ranked_index:
             return 0
-        return max(0, newest - self.ranked_index().watermark())
+        try:
+            return max(0, newest - self.ranked_index().watermark())
+        except (IndexBusy, OSError, ValueError):
+            return 0  # unusable here: searches rank with FTS5
 
     def prepare_search(self, progress: Callable[[int], None] | None = None) -> None:
         """Bring the ranked full-text index of a big store up to date now, with `progress`
         called per batch of records, instead of in the first search (~45 s per 1M records)."""
         if self.pending_search_index():
-            with contextlib.suppress(IndexBusy):  # another process is doing it
-                self.ranked_index().catch_up(
-                    self.store.max_rowid(), self.store.iter_index_rows, progress
-                )
+            with contextlib.suppress(IndexBusy):  # another thread or process is doing it
+                self.ranked_index().catch_up(self.store, progress)
 
     def ranked_index(self) -> LexicalIndex:
         """The ranked full-text index big stores search (opened, not caught up)."""
@@ -248,18 +248,6 @@ class Lore:
     def use_ranked_index(self, index: LexicalIndex) -> None:
         """Search and update `index` instead of opening one (a server shares one)."""
         self._ranked = index
-
-    def _ranked_changed(self, hidden: Sequence[int], shown: Sequence[int]) -> None:
-        """Keep hidden and forgotten records out of the ranked index, and put back those shown
-        again. Searches also drop hidden rowids, so a busy index loses nothing but speed."""
-        index = self._ranked
-        if index is None and (path := self._ranked_path()) is not None and path.exists():
-            index = self._ranked = self._new_ranked(path)
-        if index is None:
-            return  # built later from the store, which leaves hidden records out
-        with contextlib.suppress(IndexBusy):
-            index.remove(hidden)
-            index.restore(self.store.index_rows(shown) if shown else [])
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_one(text)
@@ -555,7 +543,6 @@ class Lore:
             sessions = list(self.store.sessions_of(rowids).values())
             removed = self.store.delete_records(rowids, reason, now)
             MemoryStore(self.store).forget_citing(removed, sessions, reason, now)
-        self._ranked_changed(rowids, [])
         index = self._index
         if index is None and (path := self._index_path()) is not None and path.exists():
             index = self._vectors()  # a saved index must forget them too, loaded or not

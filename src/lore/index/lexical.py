@@ -7,9 +7,11 @@ lists and skips the blocks that cannot reach the current top k (block-max WAND; 
 (docs/benchmarks.md, Speed).
 
 The index is derived, never the source of truth: it lives in a directory beside the database,
-holds only visible records, and catches up from the store by rowid before each search, so it
-can be deleted at any time and is rebuilt on the next search. Records are append-only (an edit
-is a new record that hides the old one), so a rowid watermark is all the bookkeeping it needs.
+holds only visible records, and catches up from the store before each search: records after
+its watermark (records are append-only: an edit is a new record that hides the old one), then
+the store's log of hides, shows and deletions (`ranked_pending`, filled by triggers in the
+same transaction as the change, by any connection). It can be deleted at any time and is
+rebuilt on the next search.
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import tantivy
 
 from ..types import Filters, to_epoch
 
 # Fields. The body keeps term frequencies but no positions: ranking needs no phrases.
-ROWID, BODY = "rowid", "body"
+ROWID, BODY, MARK = "rowid", "body", "mark"
+# The rowid of one bookkeeping document whose `mark` is the store's newest rowid at the last
+# commit: committed with the records, so the watermark can never disagree with them.
+SENTINEL = -1
 NAMESPACE, ACTOR, SESSION, KIND, OCCURRED = "namespace", "actor", "session", "kind", "occurred"
 ANALYZER = "lore_en"
 WRITER_HEAP = 64_000_000
-FORMAT = 2
+FORMAT = 3
 
 # One row as the store hands it over: rowid, text, context, namespace, actor, session id,
 # kind, occurred_at (epoch seconds or None).
@@ -56,6 +61,7 @@ def _schema() -> Any:
     for name in (NAMESPACE, ACTOR, SESSION, KIND):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_float_field(OCCURRED, indexed=True, fast=True)
+    builder.add_integer_field(MARK, fast=True)
     return builder.build()
 
 
@@ -67,7 +73,19 @@ def namespace_prefixes(namespace: str) -> list[str]:
 
 
 class IndexBusy(Exception):
-    """Another writer (thread or process) holds the index: search the store directly."""
+    """The index cannot answer now (another thread or process is writing it, or it failed and
+    will be opened again): search the store directly."""
+
+
+class Source(Protocol):
+    """What the index reads from the store (SQLiteStore provides it)."""
+
+    def ranked_state(self) -> tuple[int, int]: ...
+    def max_rowid(self) -> int: ...
+    def iter_index_rows(self, after_rowid: int, upto_rowid: int) -> Iterable[list[Any]]: ...
+    def ranked_pending(self) -> tuple[int, list[int]]: ...
+    def index_rows(self, rowids: Sequence[int]) -> list[Any]: ...
+    def clear_ranked_pending(self, upto_seq: int) -> None: ...
 
 
 class LexicalIndex:
@@ -98,18 +116,28 @@ class LexicalIndex:
             index = tantivy.Index(self.schema)
         else:
             marker = self.path / "lore-format"
+            if self.path.exists() and not self.path.is_dir():
+                raise IndexBusy(f"{self.path} is not a directory")
             if self.path.exists() and not _same_format(marker, self.format):
-                shutil.rmtree(self.path)  # another layout or database: rebuilt from the store
+                self._clear()  # another layout, weighting or database: rebuilt from the store
             self.path.mkdir(parents=True, exist_ok=True)
             try:
                 index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
             except (OSError, ValueError):  # damaged: it is derived, so start it again
-                shutil.rmtree(self.path)
+                self._clear()
                 self.path.mkdir(parents=True)
                 index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
             marker.write_text(self.format)
         index.register_tokenizer(ANALYZER, self.analyzer)
         return index
+
+    def _clear(self) -> None:
+        """Delete the index directory, only if it is one of ours (or empty)."""
+        assert self.path is not None
+        names = {p.name for p in self.path.iterdir()}
+        if names and not names & {"lore-format", "meta.json"}:
+            raise IndexBusy(f"{self.path} holds files that are not a Lore index: left alone")
+        shutil.rmtree(self.path)
 
     # -- writing --------------------------------------------------------------
     def _writer(self) -> Any:
@@ -138,83 +166,74 @@ class LexicalIndex:
             doc.add_float(OCCURRED, float(occurred))
         return doc
 
-    def _commit(self, writer: Any) -> None:
-        writer.commit()
-        writer.wait_merging_threads()  # releases the lock; merges of small segments are quick
-        self.index.reload()
-
     def watermark(self) -> int:
-        """The highest rowid indexed (read from the index, so other writers count too)."""
+        """The store's newest rowid when the index last committed (0: never built)."""
         self.index.reload()
-        hits = self.index.searcher().search(
-            tantivy.Query.all_query(), 1, count=False, order_by_field=ROWID
-        ).hits
-        return int(hits[0][0]) if hits else 0
+        searcher = self.index.searcher()
+        query = tantivy.Query.term_query(self.schema, ROWID, SENTINEL)
+        hits = searcher.search(query, 1, count=False).hits
+        if not hits:
+            return 0
+        return int(searcher.fast_field_values(MARK, [hits[0][1]])[0] or 0)
 
-    def catch_up(
-        self, newest: int, rows_after: Any, progress: Callable[[int], None] | None = None
-    ) -> None:
-        """Index the rows after the watermark, up to the store's `newest` rowid.
+    def catch_up(self, store: Source, progress: Callable[[int], None] | None = None) -> None:
+        """Take in the records added since the watermark and apply the store's log of hides,
+        shows and deletions; `progress(n)` hears of each batch of records added.
 
-        `rows_after(rowid)` yields batches of IndexRow above `rowid`, hidden records left out;
-        `progress(n)` hears of each batch. Raises IndexBusy when another writer holds it.
+        Raises IndexBusy while another thread or process is writing the index (a search never
+        waits: it ranks with FTS5 meanwhile) or when the index failed (it is opened again on
+        the next call).
         """
-        if self._watermark >= newest:
+        newest, logged = store.ranked_state()
+        if self._watermark == newest and not logged:
             return
-        # A search never waits for another thread's catch-up (45 s for a fresh 1M-record
-        # store): it ranks with FTS5 meanwhile.
         if not self._lock.acquire(blocking=False):
             raise IndexBusy("another thread is bringing the ranked index up to date")
         try:
-            self._catch_up(newest, rows_after, progress)
+            if not logged and self.watermark() == newest:  # caught up by someone else
+                self._watermark = newest
+                return
+            self._catch_up(store, progress)
+        except (OSError, ValueError) as exc:
+            if "LockBusy" in str(exc):
+                raise IndexBusy(str(exc)) from exc
+            self._index, self._watermark = None, -1  # deleted or damaged: reopen next time
+            raise IndexBusy(f"the ranked index failed: {exc}") from exc
         finally:
             self._lock.release()
 
-    def _catch_up(
-        self, newest: int, rows_after: Any, progress: Callable[[int], None] | None
-    ) -> None:
-        if self.watermark() == newest:  # another writer caught it up
-            self._watermark = newest
-            return
-        writer = self._writer()  # held from here, so the watermark cannot move under us
+    def _catch_up(self, store: Source, progress: Callable[[int], None] | None) -> None:
+        writer = self._writer()  # held from here: no other catch-up moves the watermark
         try:
+            newest = store.max_rowid()
             mark = self.watermark()
-            if mark > newest:  # built for a database since replaced: start again
-                writer.delete_all_documents()
-                mark = 0
-            for batch in rows_after(mark):
+            if mark == 0:
+                writer.delete_all_documents()  # never built: start from the store as it is
+            for batch in store.iter_index_rows(min(mark, newest), newest):
                 for row in batch:
                     writer.add_document(self._document(row))
                 if progress is not None:
                     progress(len(batch))
+            # Hidden, shown again or deleted since: drop each, then add back the visible ones
+            # (a deleted rowid may since hold a new record). Deletes in Tantivy apply to the
+            # documents added before them, so the re-added ones stay.
+            seq, changed = store.ranked_pending()
+            for rowid in changed:
+                writer.delete_documents_by_term(ROWID, int(rowid))
+            for row in store.index_rows([r for r in changed if r <= newest]):
+                writer.add_document(self._document(row))
+            writer.delete_documents_by_term(ROWID, SENTINEL)
+            writer.add_document(tantivy.Document(rowid=SENTINEL, mark=newest))
+            writer.commit()
         except BaseException:
             writer.rollback()
-            writer.wait_merging_threads()
             raise
-        self._commit(writer)
+        finally:
+            writer.wait_merging_threads()  # releases the lock; merges of small segments are quick
+        self.index.reload()
+        if seq:
+            store.clear_ranked_pending(seq)  # only what was applied: later entries stay
         self._watermark = newest
-
-    def remove(self, rowids: Iterable[int]) -> None:
-        """Drop records (forgotten or hidden); raises IndexBusy when another writer holds it."""
-        rowids = list(rowids)
-        if not rowids:
-            return
-        with self._lock:
-            writer = self._writer()
-            for rowid in rowids:
-                writer.delete_documents_by_term(ROWID, int(rowid))
-            self._commit(writer)
-
-    def restore(self, rows: Sequence[IndexRow]) -> None:
-        """Put back records shown again (their rowids are below the watermark)."""
-        if not rows:
-            return
-        with self._lock:
-            writer = self._writer()
-            for row in rows:
-                writer.delete_documents_by_term(ROWID, row[0])  # never twice
-                writer.add_document(self._document(row))
-            self._commit(writer)
 
     # -- reading --------------------------------------------------------------
     def tokens(self, terms: Sequence[str]) -> list[str]:
@@ -270,7 +289,10 @@ class LexicalIndex:
         return query_cls.const_score_query(query_cls.boolean_query([(must, p) for p in parts]), 0.0)
 
     def __len__(self) -> int:
-        return int(self.index.searcher().num_docs)
+        """Records indexed (the bookkeeping document left out)."""
+        searcher = self.index.searcher()
+        sentinel = tantivy.Query.term_query(self.schema, ROWID, SENTINEL)
+        return int(searcher.num_docs) - len(searcher.search(sentinel, 1, count=False).hits)
 
 
 def _same_format(marker: Path, expected: str) -> bool:

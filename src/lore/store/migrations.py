@@ -197,6 +197,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DROP TRIGGER IF EXISTS records_fts_insert;
         """,
     ),
+    (
+        7,
+        "a log of visibility changes for indexes derived from the records",
+        # Every hide, show and delete of a record, by any connection, lands here in the same
+        # transaction; the ranked full-text index (lore/index/lexical.py) drains it, so a
+        # change made while that index was busy, or by another process, is never lost.
+        """
+        CREATE TABLE ranked_pending (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            rowid INTEGER NOT NULL
+        );
+        CREATE TRIGGER ranked_pending_hide AFTER INSERT ON hidden BEGIN
+            INSERT INTO ranked_pending (rowid) VALUES (new.rowid);
+        END;
+        CREATE TRIGGER ranked_pending_show AFTER DELETE ON hidden BEGIN
+            INSERT INTO ranked_pending (rowid) VALUES (old.rowid);
+        END;
+        CREATE TRIGGER ranked_pending_delete AFTER DELETE ON records BEGIN
+            INSERT INTO ranked_pending (rowid) VALUES (old.rowid);
+        END;
+        """,
+    ),
 ]
 
 

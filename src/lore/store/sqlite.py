@@ -56,6 +56,7 @@ _INSERT_RECORD = (
     f"INSERT INTO records (rowid, {_ROW_COLUMNS}) VALUES (?{', ?' * len(StoredRow._fields)})"
 )
 _INSERT_FTS = "INSERT INTO records_fts (rowid, text, context) VALUES (?, ?, ?)"
+BUSY_TIMEOUT_MS = 5000
 _INDEX_COLUMNS = "rowid, text, context, namespace, actor, session_id, kind, occurred_at"
 _IDENTITY_CHUNK = 500  # rows per identity lookup (5 parameters each)
 _IdentityCheck = tuple[tuple[int, int], Sequence[StoredRow], set[tuple[str, ...]]]
@@ -123,7 +124,7 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA mmap_size=1073741824")
             migrations.apply(self.db)
@@ -360,19 +361,46 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             last = int(rowids[-1])
 
     def iter_index_rows(
-        self, after_rowid: int = 0, chunk: int = 20_000
+        self, after_rowid: int, upto_rowid: int, chunk: int = 20_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Batches of (rowid, text, context, namespace, actor, session_id, kind, occurred_at)
-        after `after_rowid`, in rowid order, for a derived full-text index; hidden ones left out.
-        """
+        with rowid in (after_rowid, upto_rowid], in rowid order, for a derived full-text
+        index; hidden ones left out."""
         last = after_rowid
         while rows := self.db.execute(
-            f"SELECT {_INDEX_COLUMNS} FROM records WHERE rowid > ?"
+            f"SELECT {_INDEX_COLUMNS} FROM records WHERE rowid > ? AND rowid <= ?"
             " AND rowid NOT IN (SELECT rowid FROM hidden) ORDER BY rowid LIMIT ?",
-            (last, chunk),
+            (last, upto_rowid, chunk),
         ).fetchall():
             yield rows
             last = rows[-1][0]
+
+    def ranked_state(self) -> tuple[int, int]:
+        """(newest rowid, newest entry of the visibility log): what a derived index compares
+        with what it has seen."""
+        row = self.db.execute(
+            "SELECT (SELECT coalesce(max(rowid), 0) FROM records),"
+            " (SELECT coalesce(max(seq), 0) FROM ranked_pending)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def ranked_pending(self) -> tuple[int, list[int]]:
+        """(newest log entry, distinct rowids hidden, shown or deleted since the log was last
+        cleared)."""
+        rows = self.db.execute("SELECT seq, rowid FROM ranked_pending ORDER BY seq").fetchall()
+        return (rows[-1][0] if rows else 0), sorted({row[1] for row in rows})
+
+    def clear_ranked_pending(self, upto_seq: int) -> None:
+        """Drop the log entries a derived index has applied (later ones stay). A search never
+        waits for the write lock for this: while another connection holds it, the entries
+        stay and are applied again next time (applying one twice changes nothing)."""
+        self.db.execute("PRAGMA busy_timeout=0")
+        try:
+            self.db.execute("DELETE FROM ranked_pending WHERE seq <= ?", (upto_seq,))
+        except sqlite3.OperationalError:
+            pass  # locked
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def index_rows(self, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
         """The rows `iter_index_rows` gives, for the given visible records."""
