@@ -396,3 +396,19 @@ def test_opening_a_caught_up_store_writes_nothing_to_the_index(tmp_path: Path) -
         with _open(path) as lore:
             assert len(lore.search("kayak", k=50, mode="fts")) == 12
     assert meta.stat().st_mtime_ns == before
+
+
+def test_a_small_store_keeps_no_visibility_log(tmp_path: Path) -> None:
+    with _open(tmp_path / "lore.db", FTS5) as lore:
+        ids = lore.add_many([Draft(text=f"lunch order {i}") for i in range(5)]).record_ids
+        lore.forget(ids[:2])
+        assert len(lore.store.ranked_pending()[1]) == 2
+    with _open(tmp_path / "lore.db", FTS5) as lore:
+        assert lore.store.ranked_pending() == (0, [])
+    with _open(tmp_path / "lore.db") as lore:  # big: its index keeps the log until applied
+        lore.add_many([Draft(text=f"kayak trip {i}") for i in range(5)])
+        lore.search("lunch", k=5, mode="fts")
+        assert (tmp_path / "lore.db.fts").is_dir()
+        lore.forget(ids[2:3])
+    with _open(tmp_path / "lore.db", FTS5) as lore:
+        assert lore.store.ranked_pending()[1] == [3]

@@ -142,6 +142,13 @@ class Lore:
     def close(self) -> None:
         if self._index is not None and self._index.persistent:
             self._index.save()
+        # With no ranked index beside it, the visibility log is for nobody (an index built
+        # later reads the records as they are then). Read before looking: an index made
+        # meanwhile keeps every entry logged after it was made.
+        _, logged = self.store.ranked_state()
+        path = self._ranked_path()
+        if logged and path is not None and not path.exists():
+            self.store.clear_ranked_pending(logged)
         self.store.close()
 
     def __enter__(self) -> Lore:
