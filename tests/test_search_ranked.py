@@ -329,7 +329,8 @@ def test_changes_made_while_the_index_is_busy_are_applied_later(tmp_path: Path) 
             holder.wait_merging_threads()
         assert lore.search("aardvark", k=5, mode="fts") == []
         assert _fts_texts(lore, "pottery") == ["pottery kiln booked"]
-        assert lore.store.ranked_pending() == (0, [])  # applied, then cleared
+    with _open(path, FTS5) as lore:
+        assert lore.store.ranked_pending(0)[1] == []  # applied, then cleared on close
     _agree(path, "aardvark", "pottery", "deploys Tuesdays Thursdays", "lunch")
 
 
@@ -402,13 +403,89 @@ def test_a_small_store_keeps_no_visibility_log(tmp_path: Path) -> None:
     with _open(tmp_path / "lore.db", FTS5) as lore:
         ids = lore.add_many([Draft(text=f"lunch order {i}") for i in range(5)]).record_ids
         lore.forget(ids[:2])
-        assert len(lore.store.ranked_pending()[1]) == 2
+        assert len(lore.store.ranked_pending(0)[1]) == 2
     with _open(tmp_path / "lore.db", FTS5) as lore:
-        assert lore.store.ranked_pending() == (0, [])
+        assert lore.store.ranked_pending(0) == (0, [])
     with _open(tmp_path / "lore.db") as lore:  # big: its index keeps the log until applied
         lore.add_many([Draft(text=f"kayak trip {i}") for i in range(5)])
         lore.search("lunch", k=5, mode="fts")
         assert (tmp_path / "lore.db.fts").is_dir()
         lore.forget(ids[2:3])
     with _open(tmp_path / "lore.db", FTS5) as lore:
-        assert lore.store.ranked_pending()[1] == [3]
+        assert lore.store.ranked_pending(0)[1] == [3]
+
+
+def test_a_catch_up_never_reads_an_open_transaction(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        _fill_small(lore)
+        assert len(lore.search("kayak", k=50, mode="fts")) == 3
+        with _open(path, FTS5) as other:
+            other.add("kayak paddles ordered")
+        lore.store.db.execute("BEGIN")  # a transaction open on this connection
+        try:
+            assert len(lore.search("kayak", k=50, mode="fts")) == 4  # FTS5 answers
+            assert lore._ranked is not None and len(lore._ranked) == 12  # nothing read
+        finally:
+            lore.store.db.execute("ROLLBACK")
+        held, release = threading.Event(), threading.Event()
+
+        def in_a_transaction() -> None:  # another thread's write on the same connection
+            with lore.store.transaction():
+                held.set()
+                release.wait(10)
+
+        writer = threading.Thread(target=in_a_transaction)
+        writer.start()
+        try:
+            held.wait(10)
+            assert len(lore._ranked) == 12
+            from lore.index.lexical import IndexBusy
+
+            with pytest.raises(IndexBusy, match="transaction"):
+                lore._ranked.catch_up(lore.store)
+        finally:
+            release.set()
+            writer.join()
+        assert len(lore.search("kayak", k=50, mode="fts")) == 4
+        assert len(lore._ranked) == 13
+
+
+def test_a_restored_backup_is_not_searched_with_later_records(tmp_path: Path) -> None:
+    import shutil
+
+    path, backup = tmp_path / "lore.db", tmp_path / "backup.db"
+    with _open(path) as lore:
+        _fill_small(lore)
+        assert len(lore.search("kayak", k=50, mode="fts")) == 3
+    shutil.copy(path, backup)
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"zebra crossing {i}") for i in range(3)])
+        gone = lore.search("kayak rental 0", k=1, mode="fts")[0].record.id
+        lore.forget([gone])
+        assert len(lore.search("zebra", k=50, mode="fts")) == 3
+    for leftover in tmp_path.glob("lore.db-*"):
+        leftover.unlink()
+    shutil.copy(backup, path)  # back in time; the index beside it is newer
+    with _open(path) as lore:
+        lore.add_many([Draft(text=f"harmless note {i}") for i in range(3)])
+        assert lore.search("zebra", k=5, mode="fts") == []
+        assert len(lore.search("kayak", k=50, mode="fts")) == 3
+    _agree(path, "zebra", "kayak", "harmless", "lunch")
+
+
+def test_a_log_that_cannot_be_cleared_is_not_applied_again(tmp_path: Path) -> None:
+    path = tmp_path / "lore.db"
+    with _open(path) as lore:
+        _fill_small(lore)
+        ids = lore.add_many([Draft(text=f"zebra crossing {i}") for i in range(3)]).record_ids
+        lore.forget(ids[:2])
+        assert len(lore.search("zebra", k=50, mode="fts")) == 1
+        meta = tmp_path / "lore.db.fts" / "meta.json"
+        before = meta.stat().st_mtime_ns
+        for _ in range(3):  # the log is still there, but applied: no commit per search
+            assert len(lore.search("zebra", k=50, mode="fts")) == 1
+        assert meta.stat().st_mtime_ns == before
+        assert len(lore.store.ranked_pending(0)[1]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -142,14 +143,29 @@ class Lore:
     def close(self) -> None:
         if self._index is not None and self._index.persistent:
             self._index.save()
-        # With no ranked index beside it, the visibility log is for nobody (an index built
-        # later reads the records as they are then). Read before looking: an index made
-        # meanwhile keeps every entry logged after it was made.
-        _, logged = self.store.ranked_state()
-        path = self._ranked_path()
-        if logged and path is not None and not path.exists():
-            self.store.clear_ranked_pending(logged)
+        self._trim_visibility_log()
         self.store.close()
+
+    def _trim_visibility_log(self) -> None:
+        """Clear the visibility-log entries nobody needs (off the search path): those the
+        ranked index has applied, or all when there is no index, since one built later reads
+        the records as they are then. The log is read before looking for an index, so one
+        made meanwhile keeps every entry logged after it was made."""
+        _, logged, _ = self.store.ranked_state()
+        if not logged:
+            return
+        path = self._ranked_path()
+        if self._ranked is None and (path is None or not path.exists()):
+            upto = logged
+        elif self._ranked is not None:
+            try:
+                upto = self._ranked.applied()
+            except (IndexBusy, OSError, ValueError):
+                return
+        else:
+            return  # an index this process never opened: its own process trims for it
+        with contextlib.suppress(sqlite3.OperationalError):  # the store is read-only or busy
+            self.store.clear_ranked_pending(upto)
 
     def __enter__(self) -> Lore:
         return self
@@ -245,6 +261,7 @@ class Lore:
         if self.pending_search_index():
             with contextlib.suppress(IndexBusy):  # another thread or process is doing it
                 self.ranked_index().catch_up(self.store, progress)
+                self._trim_visibility_log()
 
     def ranked_index(self) -> LexicalIndex:
         """The ranked full-text index big stores search (opened, not caught up)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,14 +28,15 @@ import tantivy
 from ..types import Filters, to_epoch
 
 # Fields. The body keeps term frequencies but no positions: ranking needs no phrases.
-ROWID, BODY, MARK = "rowid", "body", "mark"
-# The rowid of one bookkeeping document whose `mark` is the store's newest rowid at the last
-# commit: committed with the records, so the watermark can never disagree with them.
+ROWID, BODY, MARK, APPLIED = "rowid", "body", "mark", "applied"
+# The rowid of one bookkeeping document: `mark` is the store's newest rowid at the last commit
+# and `applied` the last visibility-log entry applied, committed with the records so they
+# can never disagree with them.
 SENTINEL = -1
 NAMESPACE, ACTOR, SESSION, KIND, OCCURRED = "namespace", "actor", "session", "kind", "occurred"
 ANALYZER = "lore_en"
 WRITER_HEAP = 64_000_000
-FORMAT = 3
+FORMAT = 4
 
 # One row as the store hands it over: rowid, text, context, namespace, actor, session id,
 # kind, occurred_at (epoch seconds or None).
@@ -62,6 +64,7 @@ def _schema() -> Any:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_float_field(OCCURRED, indexed=True, fast=True)
     builder.add_integer_field(MARK, fast=True)
+    builder.add_integer_field(APPLIED, fast=True)
     return builder.build()
 
 
@@ -80,12 +83,12 @@ class IndexBusy(Exception):
 class Source(Protocol):
     """What the index reads from the store (SQLiteStore provides it)."""
 
-    def ranked_state(self) -> tuple[int, int]: ...
+    def ranked_state(self) -> tuple[int, int, int]: ...
     def max_rowid(self) -> int: ...
     def iter_index_rows(self, after_rowid: int, upto_rowid: int) -> Iterable[list[Any]]: ...
-    def ranked_pending(self) -> tuple[int, list[int]]: ...
+    def ranked_pending(self, after_seq: int) -> tuple[int, list[int]]: ...
     def index_rows(self, rowids: Sequence[int]) -> list[Any]: ...
-    def clear_ranked_pending(self, upto_seq: int) -> None: ...
+    def quiet(self) -> AbstractContextManager[bool]: ...
 
 
 class LexicalIndex:
@@ -100,6 +103,7 @@ class LexicalIndex:
         self.analyzer = _analyzer()
         self._lock = threading.RLock()
         self._watermark = -1  # unknown until first read from the index
+        self._applied = -1
         self._index: Any = None
 
     @property
@@ -166,49 +170,77 @@ class LexicalIndex:
             doc.add_float(OCCURRED, float(occurred))
         return doc
 
-    def watermark(self) -> int:
-        """The store's newest rowid when the index last committed (0: never built)."""
+    def state(self) -> tuple[int, int]:
+        """(the store's newest rowid, the last visibility-log entry applied) at the last
+        commit; (0, 0) when never built."""
         self.index.reload()
         searcher = self.index.searcher()
         query = tantivy.Query.term_query(self.schema, ROWID, SENTINEL)
         hits = searcher.search(query, 1, count=False).hits
         if not hits:
-            return 0
-        return int(searcher.fast_field_values(MARK, [hits[0][1]])[0] or 0)
+            return 0, 0
+        address = [hits[0][1]]
+        mark = searcher.fast_field_values(MARK, address)[0]
+        applied = searcher.fast_field_values(APPLIED, address)[0]
+        return int(mark or 0), int(applied or 0)
+
+    def watermark(self) -> int:
+        """The store's newest rowid when the index last committed (0: never built)."""
+        return self.state()[0]
+
+    def applied(self) -> int:
+        """The last visibility-log entry the index has applied (kept after a commit, so the
+        log can be cleared up to it)."""
+        return max(self._applied, self.state()[1])
 
     def catch_up(self, store: Source, progress: Callable[[int], None] | None = None) -> None:
         """Take in the records added since the watermark and apply the store's log of hides,
         shows and deletions; `progress(n)` hears of each batch of records added.
 
-        Raises IndexBusy while another thread or process is writing the index (a search never
-        waits: it ranks with FTS5 meanwhile) or when the index failed (it is opened again on
-        the next call).
+        Raises IndexBusy while another thread or process is writing the index, or a
+        transaction is open on the store's connection (a search never waits: it ranks with
+        FTS5 meanwhile), or when the index failed (it is opened again on the next call).
         """
-        newest, logged = store.ranked_state()
-        if self._watermark == newest and not logged:
+        newest, logged, _ = store.ranked_state()
+        if self._watermark == newest and logged <= self._applied:
+            self.index.reload()  # another process may have committed meanwhile
             return
         if not self._lock.acquire(blocking=False):
             raise IndexBusy("another thread is bringing the ranked index up to date")
         try:
-            if not logged and self.watermark() == newest:  # caught up by someone else
-                self._watermark = newest
-                return
-            self._catch_up(store, progress)
+            with store.quiet() as quiet:
+                if not quiet:
+                    raise IndexBusy("a transaction is open on the store's connection")
+                self._catch_up(store, progress)
         except (OSError, ValueError) as exc:
             if "LockBusy" in str(exc):
                 raise IndexBusy(str(exc)) from exc
-            self._index, self._watermark = None, -1  # deleted or damaged: reopen next time
+            self._index, self._watermark, self._applied = None, -1, -1  # reopen next time
             raise IndexBusy(f"the ranked index failed: {exc}") from exc
         finally:
             self._lock.release()
 
     def _catch_up(self, store: Source, progress: Callable[[int], None] | None) -> None:
+        newest, logged, issued = store.ranked_state()
+        mark, applied = self.state()
+        if mark == newest and logged <= applied <= issued:  # caught up by someone else
+            self._watermark, self._applied = newest, applied
+            return
         writer = self._writer()  # held from here: no other catch-up moves the watermark
         try:
-            newest = store.max_rowid()
-            mark = self.watermark()
-            if mark == 0:
-                writer.delete_all_documents()  # never built: start from the store as it is
+            newest, logged, issued = store.ranked_state()
+            mark, applied = self.state()
+            if mark == 0 or applied > issued:
+                # Never built, or the database went back in time (a restored backup has
+                # handed out fewer log entries than were applied): start from it as it is.
+                writer.delete_all_documents()
+                mark = applied = 0
+            elif mark > newest:
+                # Records after the newest are gone (forgotten, or a restored backup): drop
+                # any left, so a rowid handed out again never finds old text.
+                writer.delete_documents_by_query(tantivy.Query.range_query(
+                    self.schema, ROWID, tantivy.FieldType.Integer, newest + 1, mark
+                ))
             for batch in store.iter_index_rows(min(mark, newest), newest):
                 for row in batch:
                     writer.add_document(self._document(row))
@@ -217,13 +249,13 @@ class LexicalIndex:
             # Hidden, shown again or deleted since: drop each, then add back the visible ones
             # (a deleted rowid may since hold a new record). Deletes in Tantivy apply to the
             # documents added before them, so the re-added ones stay.
-            seq, changed = store.ranked_pending()
+            seq, changed = store.ranked_pending(applied)
             for rowid in changed:
                 writer.delete_documents_by_term(ROWID, int(rowid))
             for row in store.index_rows([r for r in changed if r <= newest]):
                 writer.add_document(self._document(row))
             writer.delete_documents_by_term(ROWID, SENTINEL)
-            writer.add_document(tantivy.Document(rowid=SENTINEL, mark=newest))
+            writer.add_document(tantivy.Document(rowid=SENTINEL, mark=newest, applied=seq))
             writer.commit()
         except BaseException:
             writer.rollback()
@@ -231,9 +263,7 @@ class LexicalIndex:
         finally:
             writer.wait_merging_threads()  # releases the lock; merges of small segments are quick
         self.index.reload()
-        if seq:
-            store.clear_ranked_pending(seq)  # only what was applied: later entries stay
-        self._watermark = newest
+        self._watermark, self._applied = newest, seq
 
     # -- reading --------------------------------------------------------------
     def tokens(self, terms: Sequence[str]) -> list[str]:

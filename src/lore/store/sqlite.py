@@ -56,7 +56,6 @@ _INSERT_RECORD = (
     f"INSERT INTO records (rowid, {_ROW_COLUMNS}) VALUES (?{', ?' * len(StoredRow._fields)})"
 )
 _INSERT_FTS = "INSERT INTO records_fts (rowid, text, context) VALUES (?, ?, ?)"
-BUSY_TIMEOUT_MS = 5000
 _INDEX_COLUMNS = "rowid, text, context, namespace, actor, session_id, kind, occurred_at"
 _IDENTITY_CHUNK = 500  # rows per identity lookup (5 parameters each)
 _IdentityCheck = tuple[tuple[int, int], Sequence[StoredRow], set[tuple[str, ...]]]
@@ -124,7 +123,7 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA busy_timeout=5000")
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA mmap_size=1073741824")
             migrations.apply(self.db)
@@ -375,32 +374,40 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             yield rows
             last = rows[-1][0]
 
-    def ranked_state(self) -> tuple[int, int]:
-        """(newest rowid, newest entry of the visibility log): what a derived index compares
-        with what it has seen."""
+    def ranked_state(self) -> tuple[int, int, int]:
+        """(newest rowid, newest entry of the visibility log, the highest log number ever
+        handed out): what a derived index compares with what it has applied."""
         row = self.db.execute(
             "SELECT (SELECT coalesce(max(rowid), 0) FROM records),"
-            " (SELECT coalesce(max(seq), 0) FROM ranked_pending)"
+            " (SELECT coalesce(max(seq), 0) FROM ranked_pending),"
+            " (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'ranked_pending')"
         ).fetchone()
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), int(row[2])
 
-    def ranked_pending(self) -> tuple[int, list[int]]:
-        """(newest log entry, distinct rowids hidden, shown or deleted since the log was last
-        cleared)."""
-        rows = self.db.execute("SELECT seq, rowid FROM ranked_pending ORDER BY seq").fetchall()
-        return (rows[-1][0] if rows else 0), sorted({row[1] for row in rows})
+    def ranked_pending(self, after_seq: int) -> tuple[int, list[int]]:
+        """(newest log entry, distinct rowids hidden, shown or deleted) for entries after
+        `after_seq`."""
+        rows = self.db.execute(
+            "SELECT seq, rowid FROM ranked_pending WHERE seq > ? ORDER BY seq", (after_seq,)
+        ).fetchall()
+        return (rows[-1][0] if rows else after_seq), sorted({row[1] for row in rows})
 
     def clear_ranked_pending(self, upto_seq: int) -> None:
-        """Drop the log entries a derived index has applied (later ones stay). A search never
-        waits for the write lock for this: while another connection holds it, the entries
-        stay and are applied again next time (applying one twice changes nothing)."""
-        self.db.execute("PRAGMA busy_timeout=0")
+        """Drop the log entries a derived index has applied (later ones stay)."""
+        self.db.execute("DELETE FROM ranked_pending WHERE seq <= ?", (upto_seq,))
+
+    @contextmanager
+    def quiet(self) -> Iterator[bool]:
+        """Whether this connection has no transaction open, in this thread or another; while
+        the block runs, no other thread begins one here (a derived index must not read
+        records a transaction may still roll back)."""
+        if not self._lock.acquire(blocking=False):
+            yield False
+            return
         try:
-            self.db.execute("DELETE FROM ranked_pending WHERE seq <= ?", (upto_seq,))
-        except sqlite3.OperationalError:
-            pass  # locked
+            yield not self.db.in_transaction
         finally:
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._lock.release()
 
     def index_rows(self, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
         """The rows `iter_index_rows` gives, for the given visible records."""
