@@ -3,20 +3,44 @@ FTS5, kept in step with the store across edits, removals, forgets and other conn
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lore import Draft, Lore
-from lore.index.lexical import FORMAT, namespace_prefixes
+from lore.index.lexical import FORMAT, IndexBusy, namespace_prefixes
 from lore.search.hybrid import SearchSettings
 from lore.types import Filters
 
 RANKED = SearchSettings(fts_budget=5)  # every store here is "big": the ranked index answers
 FTS5 = SearchSettings(fts_budget=1_000_000)  # never big: FTS5 ranks everything
+
+
+@contextmanager
+def _held_by_another_thread(hold: Callable[[], AbstractContextManager[Any]]) -> Iterator[None]:
+    """Run the block while another thread sits inside `hold()` (a lock, a transaction)."""
+    held, release = threading.Event(), threading.Event()
+
+    def holding() -> None:
+        with hold():
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=holding)
+    other.start()
+    try:
+        held.wait(10)
+        yield
+    finally:
+        release.set()
+        other.join()
 
 
 def _open(path: Path, settings: SearchSettings = RANKED) -> Lore:
@@ -176,30 +200,15 @@ def test_a_busy_index_falls_back_to_fts5(tmp_path: Path) -> None:
 
 
 def test_a_search_does_not_wait_for_another_threads_catch_up(tmp_path: Path) -> None:
-    import threading
-
     with _open(tmp_path / "lore.db") as lore:
         lore.add_many([Draft(text=f"lunch order {i}") for i in range(10)])
         assert lore.search("lunch", k=1, mode="fts")
         index = lore.ranked_index()
-        held, release = threading.Event(), threading.Event()
-
-        def catching_up() -> None:  # stands in for a long catch-up on another thread
-            with index._lock:
-                held.set()
-                release.wait(10)
-
-        other = threading.Thread(target=catching_up)
-        other.start()
-        try:
-            held.wait(10)
+        with _held_by_another_thread(lambda: index._lock):  # a long catch-up elsewhere
             lore.add("pottery kiln booked")
             texts = [h.record.text for h in lore.search("pottery", k=5, mode="fts")]
             assert texts == ["pottery kiln booked"]  # FTS5 answered at once
             assert len(index) == 10
-        finally:
-            release.set()
-            other.join()
         assert lore.search("pottery", k=5, mode="fts") and len(index) == 11
 
 
@@ -416,8 +425,6 @@ def test_a_small_store_keeps_no_visibility_log(tmp_path: Path) -> None:
 
 
 def test_a_catch_up_never_reads_an_open_transaction(tmp_path: Path) -> None:
-    import threading
-
     path = tmp_path / "lore.db"
     with _open(path) as lore:
         _fill_small(lore)
@@ -430,25 +437,11 @@ def test_a_catch_up_never_reads_an_open_transaction(tmp_path: Path) -> None:
             assert lore._ranked is not None and len(lore._ranked) == 12  # nothing read
         finally:
             lore.store.db.execute("ROLLBACK")
-        held, release = threading.Event(), threading.Event()
-
-        def in_a_transaction() -> None:  # another thread's write on the same connection
-            with lore.store.transaction():
-                held.set()
-                release.wait(10)
-
-        writer = threading.Thread(target=in_a_transaction)
-        writer.start()
-        try:
-            held.wait(10)
+        # another thread's write on the same connection
+        with _held_by_another_thread(lore.store.transaction):
             assert len(lore._ranked) == 12
-            from lore.index.lexical import IndexBusy
-
             with pytest.raises(IndexBusy, match="transaction"):
                 lore._ranked.catch_up(lore.store)
-        finally:
-            release.set()
-            writer.join()
         assert len(lore.search("kayak", k=50, mode="fts")) == 4
         assert len(lore._ranked) == 13
 

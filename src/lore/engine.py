@@ -21,7 +21,7 @@ from .index.lexical import IndexBusy, LexicalIndex
 from .index.vectors import VectorIndex, get_vector_index
 from .ingest.base import detect_format, get_connector
 from .ingest.sync import SourceResult, Syncer, SyncReport, combine, watch
-from .ingest.writer import RecordWriter, check_namespace
+from .ingest.writer import RecordWriter, check_namespace, reembed_store
 from .redact import Policy, Redactor, StoreNumbering, load_policy
 from .requests import make_query, memory_filters, until_as_of
 from .search.hybrid import HybridSearcher, SearchSettings
@@ -126,7 +126,7 @@ class Lore:
             if recorded is None:
                 store.set_meta("embedder", chosen.identity)
             elif recorded != chosen.identity and reembed:
-                _reembed(store, chosen, progress)
+                reembed_store(store, chosen, progress)
             elif recorded != chosen.identity:
                 raise EmbedderMismatch(
                     f"{store.path} holds vectors from {recorded!r}, not {chosen.identity!r}"
@@ -573,24 +573,6 @@ class Lore:
         if index is not None:
             index.remove(np.asarray(rowids, dtype=np.int64))
         return removed
-
-
-def _reembed(
-    store: SQLiteStore, embedder: Embedder, progress: Callable[[int], None] | None
-) -> None:
-    """Replace every vector with one from `embedder`, in one transaction, and record it."""
-    from .index.contextual import embedding_text
-
-    with store.transaction():
-        for rowids, drafts in store.iter_embedding_inputs():
-            vectors = embedder.embed([embedding_text(d) for d in drafts])
-            store.insert_vectors(rowids, vectors)
-            if progress is not None:
-                progress(len(rowids))
-        store.set_meta("embedder", embedder.identity)
-    if store.path != ":memory:":
-        for stale in Path(store.path).parent.glob(Path(store.path).name + ".ann*"):
-            stale.unlink()
 
 
 def redaction_policy(redaction: Any = USE_DEFAULT) -> Policy | None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -345,3 +346,19 @@ class RecordWriter:
             hidden += more_hidden
             shown += more_shown
         return hidden, shown
+
+
+def reembed_store(
+    store: SQLiteStore, embedder: Embedder, progress: Callable[[int], None] | None = None
+) -> None:
+    """Replace every vector with one from `embedder`, in one transaction, and record it; a
+    saved ANN index of the old vectors is deleted (it is rebuilt from the new ones)."""
+    with store.transaction():
+        for rowids, drafts in store.iter_embedding_inputs():
+            store.insert_vectors(rowids, embedder.embed([embedding_text(d) for d in drafts]))
+            if progress is not None:
+                progress(len(rowids))
+        store.set_meta("embedder", embedder.identity)
+    if store.path != ":memory:":
+        for stale in Path(store.path).parent.glob(Path(store.path).name + ".ann*"):
+            stale.unlink()

@@ -104,11 +104,8 @@ class HybridSearcher:
         if self.store.max_rowid() <= budget:
             return self.store.fts_search(match_terms(terms), filters, limit, weights)
         lexical = self._lexical() if self._lexical and self.settings.ranked_index else None
-        if lexical is not None:
-            ranked = lexical.search(terms, filters, limit)
-            # Records hidden by another connection since the index caught up are dropped here.
-            hidden = self.store.hidden_among([rowid for rowid, _ in ranked])
-            return [item for item in ranked if item[0] not in hidden] if hidden else ranked
+        if lexical is not None:  # caught up just now, hides and deletions included
+            return lexical.search(terms, filters, limit)
         # Without the ranked index (turned off, or another writer holds it): BM25 costs ~1 us
         # per matching record in FTS5, so a big store scores only the records that hold one
         # of the rarest words (`budget` matches at most), MaxScore-style (Turtle & Flood 1995):

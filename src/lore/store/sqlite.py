@@ -417,11 +417,6 @@ class SQLiteStore(SourcesMixin, KeysMixin):
         )
         return self.db.execute(sql, (json.dumps([int(r) for r in rowids]),)).fetchall()
 
-    def hidden_among(self, rowids: Sequence[int]) -> set[int]:
-        """Which of `rowids` are hidden from search."""
-        sql = "SELECT rowid FROM hidden WHERE rowid IN (SELECT value FROM json_each(?))"
-        return {row[0] for row in self.db.execute(sql, (json.dumps([int(r) for r in rowids]),))}
-
     def vectors_of(self, rowids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, vectors) of the given records that have a vector, in rowid order."""
         ids = sorted(int(r) for r in rowids)
