@@ -37,7 +37,8 @@ from lore.engine import ANN_THRESHOLD
 from lore.ids import new_id
 from lore.index.contextual import index_contexts
 from lore.ingest.writer import content_hash
-from lore.store.sqlite import SQLiteStore, StoredRow, namespace_clause
+from lore.store.clauses import namespace_clause
+from lore.store.sqlite import SQLiteStore, StoredRow
 from lore.types import to_epoch
 
 OUT = Path(__file__).parent / "out"

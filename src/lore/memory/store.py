@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import NotFound, StorageError
-from ..store.sqlite import SQLiteStore, namespace_clause
+from ..store.clauses import namespace_clause
+from ..store.sqlite import SQLiteStore
 from ..types import Memory, from_epoch, to_epoch
 
 _COLUMNS = (

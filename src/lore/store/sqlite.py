@@ -13,8 +13,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import NotFound, StorageError
-from ..types import Draft, Filters, Record, Source, from_epoch, to_epoch
+from ..types import Draft, Filters, Record, Source, from_epoch
 from . import migrations
+from .checkpoint import Checkpointer, configure_writer
+from .clauses import HIDDEN_CONDITION, filter_clause, is_unfiltered, namespace_clause
 from .keys import KeysMixin
 from .sources import SourcesMixin
 
@@ -61,56 +63,6 @@ _IDENTITY_CHUNK = 500  # rows per identity lookup (5 parameters each)
 _IdentityCheck = tuple[tuple[int, int], Sequence[StoredRow], set[tuple[str, ...]]]
 
 
-def namespace_clause(column: str, namespace: str) -> tuple[str, list[Any]]:
-    """SQL matching `namespace` and everything below it, never above or beside it."""
-    # '0' is the character after '/', so the range covers exactly "ns/..." and nothing else.
-    return (
-        f"({column} = ? OR ({column} >= ? AND {column} < ?))",
-        [namespace, namespace + "/", namespace + "0"],
-    )
-
-
-# Superseded (edited), tombstoned (deleted) and removed records stay stored but leave search.
-# The `hidden` table is maintained at write time and stays small, so `NOT IN` is one cheap probe.
-HIDDEN_CONDITION = "{alias}.rowid NOT IN (SELECT rowid FROM hidden)"
-
-
-def filter_clause(
-    filters: Filters, alias: str = "r", *, include_hidden: bool = False
-) -> tuple[str, list[Any]]:
-    """A WHERE fragment (without WHERE) for `filters`; "1" when nothing is filtered.
-
-    Hidden records are excluded unless `include_hidden` is set.
-    """
-    parts: list[str] = [] if include_hidden else [HIDDEN_CONDITION.format(alias=alias)]
-    params: list[Any] = []
-    if filters.namespace:
-        sql, args = namespace_clause(f"{alias}.namespace", filters.namespace)
-        parts.append(sql)
-        params += args
-    for column, values in (
-        ("actor", filters.actors),
-        ("session_id", filters.sessions),
-        ("kind", filters.kinds),
-    ):
-        if values:
-            parts.append(f"{alias}.{column} IN ({','.join('?' * len(values))})")
-            params += list(values)
-    if filters.since is not None:
-        parts.append(f"{alias}.occurred_at >= ?")
-        params.append(to_epoch(filters.since))
-    if filters.until is not None:
-        parts.append(f"{alias}.occurred_at < ?")
-        params.append(to_epoch(filters.until))
-    return (" AND ".join(parts) or "1"), params
-
-
-def is_unfiltered(filters: Filters) -> bool:
-    """Whether `filters` ask for nothing: the vector index then needs no allowed set, since
-    hidden records are kept out of it (see `Lore._apply_visibility`)."""
-    return filter_clause(filters, include_hidden=True)[0] == "1"
-
-
 class SQLiteStore(SourcesMixin, KeysMixin):
     """Records, their full-text index and their vectors in one SQLite file."""
 
@@ -120,24 +72,29 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=5000")
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA mmap_size=1073741824")
             migrations.apply(self.db)
+            if mode == "wal":  # not for ":memory:", which has no log
+                configure_writer(self.db)
         except sqlite3.DatabaseError as exc:
             raise StorageError(
                 f"cannot open database {self.path}: {exc}",
                 hint="check the path, or move a damaged file aside and run `lore init`",
             ) from exc
+        self._checkpointer = Checkpointer(self.path) if mode == "wal" else None
         self._lock = threading.RLock()
         self._rowid_cache: dict[tuple[Any, ...], tuple[tuple[int, int], np.ndarray]] = {}
         # The last stored_identities() answer, reused by insert_rows when nothing was written.
         self._identities_checked: _IdentityCheck | None = None
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.db.close()
 
     # -- meta -----------------------------------------------------------------
@@ -163,6 +120,8 @@ class SQLiteStore(SourcesMixin, KeysMixin):
                 raise
             else:
                 self.db.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.poke()
 
     # -- writes ---------------------------------------------------------------
     def insert_rows(self, rows: Sequence[StoredRow]) -> list[tuple[int, str] | None]:
