@@ -92,6 +92,11 @@ def serve(
             click.echo(json.dumps(info), nl=True)
         else:
             click.echo(f"Lore serving {settings.db} at {url} (docs {url}/docs, MCP {url}/mcp)")
+        if runtime.index_pending:
+            note(
+                f"building the ranked search index ({runtime.index_pending:,} records) in the"
+                " background; searches rank full text with SQLite until it is ready"
+            )
         if not no_auth and not runtime.read_now(lambda lore: list_keys(lore.store)):
             note("no access keys yet: create one with `lore keys create --namespace NS`")
         config = uvicorn.Config(

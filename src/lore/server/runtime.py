@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..engine import USE_DEFAULT, Lore
-from ..errors import ConfigError
+from ..errors import ConfigError, LoreError
 from ..index.embed import Embedder
 from ..index.vectors import VectorIndex, get_vector_index
 from ..search.hybrid import SearchSettings
@@ -104,6 +104,10 @@ class LockedIndex(VectorIndex):
                 self.inner.save()
 
 
+class _Stopped(Exception):
+    """Raised into an index build when the runtime closes."""
+
+
 class Runtime:
     """Runs the synchronous engine under an async server (STYLE.md, habit 14).
 
@@ -141,6 +145,36 @@ class Runtime:
         self._readers: list[Lore] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._stopping = threading.Event()
+        # Records the ranked full-text index has yet to take in; built on its own thread.
+        self.index_pending = self.writer.pending_search_index()
+        self.index_build: threading.Thread | None = None
+        if self.index_pending:
+            self.index_build = threading.Thread(
+                target=self._build_ranked_index, name="lore-index-build", daemon=True
+            )
+            self.index_build.start()
+
+    def _build_ranked_index(self) -> None:
+        """Bring the ranked full-text index of a big store up to date at start, on a
+        connection of its own, so no request has to (searches rank with FTS5 meanwhile).
+        Closing the runtime stops it; the index then keeps its last complete state."""
+
+        def check(_: int) -> None:
+            if self._stopping.is_set():
+                raise _Stopped
+
+        try:
+            lore = Lore.open(self.path, embedder=self.embedder, settings=self._settings)
+        except LoreError:
+            return  # the store cannot be opened again: the first search builds the index
+        try:
+            lore.use_ranked_index(self.ranked)
+            lore.prepare_search(check)
+        except _Stopped:
+            pass
+        finally:
+            lore.close()
 
     def _reload_exact(self) -> VectorIndex:
         """A fresh exact index from the writer's connection (called on the writer thread)."""
@@ -185,6 +219,9 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
+        if self.index_build is not None:
+            self.index_build.join()
         self._write_pool.shutdown(wait=True)
         self._read_pool.shutdown(wait=True)
         with self._readers_lock:
