@@ -33,7 +33,8 @@ LOCOMO_ROWS: list[tuple[str, int, str, SearchSettings]] = [
     ("hybrid, RRF k=60", 2, "hybrid", SearchSettings(fusion="rrf", weights=PAIR, time_boost=0)),
     ("hybrid, z-score fusion", 2, "hybrid", SearchSettings(weights=PAIR, time_boost=0)),
     ("+ session evidence", 2, "hybrid", SearchSettings(time_boost=0)),
-    ("+ time-expression boost (default)", 2, "hybrid", SearchSettings()),
+    ("+ time-expression boost, score x2", 2, "hybrid", SearchSettings(time_boost=1.0)),
+    ("+ time-expression boost, score x5 (default)", 2, "hybrid", SearchSettings()),
     ("ranked index (Tantivy BM25) instead of FTS5, fts only", 2, "fts", RANKED),
     ("ranked index instead of FTS5, hybrid default", 2, "hybrid", RANKED),
 ]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lore import Draft, Lore, QueryError
+from lore.search.hybrid import SearchSettings
 from lore.search.query import fts_match
 from lore.search.timeparse import find_time_spans
 
@@ -151,6 +152,36 @@ def test_named_dates_boost_records_from_then(tmp_path: Path) -> None:
         hit = lore.search("What did I paint on 17 May, 2023?", k=1)[0]
         assert hit.record.occurred_at == datetime(2023, 5, 17, 14, tzinfo=UTC)
         assert "time" in hit.why
+
+
+@pytest.mark.parametrize("boost", [0.0, 1.0, None])
+def test_a_named_date_outweighs_a_better_text_match(tmp_path: Path, boost: float | None) -> None:
+    # The default boost (4) lifts a weaker match from the named day above stronger matches
+    # from other days; a boost of 1 (the earlier default) or none does not.
+    settings = SearchSettings() if boost is None else SearchSettings(time_boost=boost)
+    with Lore.open(tmp_path / "lore.db", embedder="hash", settings=settings) as lore:
+        lore.add_many([Draft(text=f"unrelated chatter about lunch order {i}") for i in range(20)])
+        for day in (3, 10):
+            lore.add(
+                f"Painted again: I paint sunsets, painting is my thing, entry {day}",
+                session=f"day{day}",
+                seq=0,
+                occurred_at=datetime(2023, 5, day, 14, tzinfo=UTC),
+            )
+        lore.add(
+            "Painting: I paint in the garden after work",
+            session="day17",
+            seq=0,
+            occurred_at=datetime(2023, 5, 17, 14, tzinfo=UTC),
+        )
+        hits = lore.search("What did I paint on 17 May, 2023?", k=3)
+        days = [h.record.occurred_at.day for h in hits if h.record.occurred_at]
+        if boost is None:
+            assert days == [17, 10, 3]
+            assert hits[0].why["time"].score == 1.0 + SearchSettings().time_boost
+        else:
+            assert days == [10, 3, 17]
+            assert ("time" in hits[2].why) == bool(boost)
 
 
 @pytest.mark.parametrize(

@@ -39,8 +39,9 @@ class SearchSettings:
     # top-k that skips blocks which cannot make it) instead of FTS5's bounded scoring.
     ranked_index: bool = True
     # A record inside a time span the query names ("on 8 May, 2023") has its score scaled by
-    # (1 + time_boost); `time_slack_days` widens the span since sources date loosely.
-    time_boost: float = 1.0
+    # (1 + time_boost); `time_slack_days` widens the span since sources date loosely. A named
+    # date is a strong clue: 4 beat 1, 2 and 3 on LoCoMo dev (8 and 10 gave the same ranking).
+    time_boost: float = 4.0
     time_slack_days: float = 2.0
 
 
