@@ -2,13 +2,14 @@
 
 Markup: one record per line; `⟦kind|value⟧` marks an expected span; `\\n` is a line break;
 a leading `[topic=LABEL] ` marks a record that topic rules should mask; `#` starts a comment.
-Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl, heldout2.jsonl and
-heldout3.jsonl)
+Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl, heldout2.jsonl,
+heldout3.jsonl and heldout4.jsonl)
 
 labelled.jsonl (the dev set) is chat, transcripts, email, traces, docs and heldout.txt (the
 first held-out set, merged into dev once it had been seen); heldout2.jsonl is the second
 held-out set, heldout2_*.txt (one file per connector style); heldout3.jsonl is the third
-held-out set, heldout3_*.txt (same five styles).
+held-out set, heldout3_*.txt (same five styles); heldout4.jsonl is the fourth held-out set,
+heldout4_*.txt (same five styles, written blind like the third).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def build(names: list[str], out: Path) -> int:
 DEV = ["chat", "transcripts", "email", "traces", "docs", "heldout"]
 HELDOUT2 = [f"heldout2_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
 HELDOUT3 = [f"heldout3_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
+HELDOUT4 = [f"heldout4_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
 
 
 if __name__ == "__main__":
     dev = build(DEV, HERE / "labelled.jsonl")
     held = build(HELDOUT2, HERE / "heldout2.jsonl")
     held3 = build(HELDOUT3, HERE / "heldout3.jsonl")
+    held4 = build(HELDOUT4, HERE / "heldout4.jsonl")
     print(f"labelled.jsonl: {dev} records; heldout2.jsonl: {held} records; "
-          f"heldout3.jsonl: {held3} records")
+          f"heldout3.jsonl: {held3} records; heldout4.jsonl: {held4} records")
