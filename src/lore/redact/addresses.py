@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import chain
 
 from .base import Detector, Scan, Span, register
 from .policy import Policy
@@ -21,6 +22,10 @@ _UNIT = r"(?:,? (?:Suite|Ste\.?|Apt\.?|Apartment|Unit|Floor|Fl\.?|Flat|#) ?[\w-]
 _POSTCODE = r"(?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})"
 # With a postcode (US state + ZIP or UK) when one follows, else the unit and up to two places.
 _TAIL = rf"(?:{_UNIT}?(?:, ?{_CITY}){{0,2}},? {_POSTCODE}|{_UNIT}?(?:, ?{_CITY}){{0,2}})"
+
+
+# Where an _EN match can start: its first character and the look-behind after it.
+_EN_START = re.compile(r"\d(?<![\w.,-]\d)")
 
 
 @register("address")
@@ -52,21 +57,35 @@ class AddressDetector(Detector):
         # German suffixes end a word: found anywhere (no two occurrences can overlap)
         german = scan.german
         anchors = scan.anchored(self.anchor_set) + german  # (a new list: that one is shared)
-        both, english = (self._EN, self._DE), (self._EN,)
         for anchor in anchors:
             low, high = max(0, anchor - 80), min(size, anchor + 120)
+            matches = self._english(text, low, high, anchor)
             # A German match holds a suffix (one of `german`) inside the window: else skip it.
             index = bisect_left(german, low)
-            patterns = both if index < len(german) and german[index] < high else english
-            for pattern in patterns:
-                for match in pattern.finditer(text, low, high):
-                    if not match.start() <= anchor < match.end() or match.span() in seen:
-                        continue
-                    seen.add(match.span())
-                    end = match.end()
-                    while end > match.start() and text[end - 1] in ",. ":
-                        end -= 1
-                    yield match.start(), end, "address"
+            if index < len(german) and german[index] < high:
+                matches = chain(matches, self._DE.finditer(text, low, high))
+            for match in matches:
+                if match.start() > anchor:
+                    break  # (and so do all after it: none holds the anchor; _DE comes last)
+                if anchor >= match.end() or match.span() in seen:
+                    continue
+                seen.add(match.span())
+                end = match.end()
+                while end > match.start() and text[end - 1] in ",. ":
+                    end -= 1
+                yield match.start(), end, "address"
+
+    def _english(self, text: str, low: int, high: int, anchor: int) -> Iterator[re.Match[str]]:
+        """What _EN.finditer(text, low, high) finds, up to the first match that starts after
+        `anchor`: tried only where a match can start (_EN_START) up to the anchor, not at every
+        position of the window."""
+        cursor = low
+        match = self._EN.match
+        for candidate in _EN_START.finditer(text, low, anchor + 1):
+            start = candidate.start()
+            if start >= cursor and (found := match(text, start, high)) is not None:
+                yield found
+                cursor = found.end()
 
 
 # French and Italian: a street type starting the street name, words of the name (capitalised,

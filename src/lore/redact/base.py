@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
-from itertools import accumulate
+from itertools import accumulate, filterfalse
 from operator import add
 from typing import ClassVar, TypeVar
 
@@ -184,8 +184,9 @@ class Scan:
             map(add, accumulate(lengths[:-1], initial=0), range(0, sep * len(lengths), sep))
         ) if lengths else []
         # True when every digit in the batch is 0-9 (the ASCII patterns then suffice).
+        # (map and filterfalse: the loop over the texts runs in C)
         self.ascii_digits = joined.isascii() or not any(
-            _OTHER_DIGIT.search(t) for t in clean if not t.isascii()
+            map(_OTHER_DIGIT.search, filterfalse(str.isascii, clean))
         )
         self._anchors = anchors
         self._anchored: dict[frozenset[str], list[int]] = {}
@@ -299,6 +300,22 @@ class Scan:
             out.append(pos)
             pos += 1
         return out
+
+    def finditer(
+        self, pattern: re.Pattern[str], prefixes: tuple[str, ...]
+    ) -> Iterator[re.Match[str]]:
+        """What pattern.finditer(self.text) finds, for a case-sensitive pattern every match of
+        which starts with one of `prefixes` (literals): tried only where they occur, found by
+        str.find, which skips ahead much faster than `re` does."""
+        if len(prefixes) == 1:
+            starts = self.positions(prefixes[0])
+        else:
+            starts = sorted({p for prefix in prefixes for p in self.positions(prefix)})
+        text, match, cursor = self.text, pattern.match, 0
+        for start in starts:
+            if start >= cursor and (found := match(text, start)) is not None:
+                yield found
+                cursor = found.end()  # (never empty: it starts with a prefix)
 
     def before(self, pos: int, size: int) -> str:
         """Up to `size` characters before `pos`, never reaching into the previous text."""

@@ -51,10 +51,15 @@ class KnownKeyDetector(Detector):
         # A pattern whose matches start with literals of 3+ characters is tried only where
         # the shared keyword pass found one; any other pattern scans the whole text.
         self.patterns: list[tuple[KeyPattern, tuple[str, ...]]] = []
+        # Any other pattern whose matches start with literals (and that is case-sensitive) is
+        # tried only where str.find finds them (Scan.finditer).
+        self.prefixed: dict[KeyPattern, tuple[str, ...]] = {}
         for pattern in policy.patterns:
             prefixes = literal_prefixes(pattern.regex.pattern)
             usable = prefixes and all(len(p) >= 3 for p in prefixes)
             self.patterns.append((pattern, tuple({p.lower() for p in prefixes}) if usable else ()))
+            if prefixes and not usable and not pattern.regex.flags & re.IGNORECASE:
+                self.prefixed[pattern] = prefixes
         self.anchors = tuple({a for _, anchors in self.patterns for a in anchors})
         self.by_anchor: dict[str, list[KeyPattern]] = {}
         for pattern, anchors in self.patterns:
@@ -69,7 +74,12 @@ class KnownKeyDetector(Detector):
                 yield from self._spans(text, pattern, matches)
         for pattern, anchors in self.patterns:
             if not anchors:
-                yield from self._spans(text, pattern, pattern.regex.finditer(text))
+                prefixes = self.prefixed.get(pattern)
+                found = (
+                    pattern.regex.finditer(text) if prefixes is None
+                    else scan.finditer(pattern.regex, prefixes)
+                )
+                yield from self._spans(text, pattern, found)
 
     @staticmethod
     def _spans(
@@ -92,7 +102,7 @@ class JwtDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
-        for match in self._PATTERN.finditer(text):
+        for match in scan.finditer(self._PATTERN, self.gate):  # (_PATTERN.finditer(text))
             if not (match.start() and text[match.start() - 1] in _TOKEN_CHARS):
                 yield match.start(), match.end(), "jwt"
 
@@ -108,7 +118,7 @@ class PrivateKeyDetector(Detector):
     )
 
     def find(self, scan: Scan) -> Iterator[Span]:
-        for match in self._PATTERN.finditer(scan.text):
+        for match in scan.finditer(self._PATTERN, ("-----BEGIN ",)):  # (_PATTERN.finditer)
             yield match.start(), match.end(), "private_key"
 
 
@@ -127,6 +137,19 @@ class UrlPasswordDetector(Detector):
             match = self._PATTERN.match(text, start)
             if match and not _placeholder_like(match.group(1)):
                 yield match.start(1), match.end(1), "password"
+
+
+def _may_assign(text: str, anchor: int) -> bool:
+    """False only when no _ASSIGNED match can hold the name at `anchor`: its name (name
+    characters, as far as they go) must be followed by an optional quote, blanks and = or :.
+    (A non-ASCII character ends the quick test: IGNORECASE classes match some of them.)"""
+    rest = text[anchor : anchor + 80].lstrip(_NAME_STR)
+    if not rest or not rest[0].isascii():
+        return True
+    if rest[0] in "\"'":
+        rest = rest[1:]
+    rest = rest.lstrip(" \t")
+    return not rest or rest[0] in "=:"
 
 
 _PASSWORD_NAME = re.compile(r"(?i)pass|pwd")
@@ -161,7 +184,7 @@ class AssignmentDetector(Detector):
                 continue  # "monkey", "author": the keyword must start a name segment
             floor = max(0, anchor - 40)  # back over up to 40 name characters (rstrip: in C)
             start = floor + len(text[floor:anchor].rstrip(_NAME_STR))
-            if match := self._ASSIGNED.match(text, start):
+            if _may_assign(text, anchor) and (match := self._ASSIGNED.match(text, start)):
                 group = match.lastindex or 4  # the value's group (2, 3 or 4): the last to match
                 value = match.group(group)
                 password = bool(_PASSWORD_NAME.search(match.group(1)))
@@ -225,6 +248,8 @@ _HASH_BEFORE = re.compile(
     r"(?i)(?:sha\d*|md5|integrity|checksum|digest|fingerprint|etag|hash|base64|"
     r"ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S+)[\s:=,\"'@-]{0,3}$"
 )
+# The same on lower-cased ASCII text, without IGNORECASE: the same answer there, faster.
+_HASH_BEFORE_LOWER = re.compile(_HASH_BEFORE.pattern.removeprefix("(?i)"))
 _HASH_PREFIX = re.compile(r"(?i)^(?:sha\d+|md5)[-:]")
 _LOWER_WORD = re.compile(r"[a-z][a-z_.-]*")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
@@ -285,6 +310,11 @@ class EntropyDetector(Detector):
     def __init__(self, policy: Policy) -> None:
         words = "|".join(re.escape(w) for w in policy.cue_words) or "(?!)"
         self.cues = re.compile(rf"(?i)(?<![a-z])(?:{words})(?![a-z])")
+        # The same for lower-cased ASCII text, without IGNORECASE (None: a word is not ASCII).
+        self._cues_lower: re.Pattern[str] | None = None
+        if all(w.isascii() for w in policy.cue_words):
+            lowered = "|".join(re.escape(w.lower()) for w in policy.cue_words) or "(?!)"
+            self._cues_lower = re.compile(rf"(?<![a-z])(?:{lowered})(?![a-z])")
         self.public = policy.public_prefixes
         self.min_length = policy.entropy_min_length
         self.min_length_cued = policy.entropy_min_length_cued
@@ -302,7 +332,7 @@ class EntropyDetector(Detector):
         text = scan.text
         # Certificates and public keys are public; what a more specific detector already
         # found (a JWT, a known key) needs no second look.
-        skip = [m.span() for m in _BLOCK.finditer(text)] if "-----BEGIN" in text else []
+        skip = [m.span() for m in scan.finditer(_BLOCK, ("-----BEGIN ",))]  # (_BLOCK.finditer)
         skip = sorted(skip + scan.claimed)
         skip_starts = [a for a, _ in skip]
         starts = scan.token_runs(self.run_length)
@@ -348,9 +378,15 @@ class EntropyDetector(Detector):
             return False
         before = scan.before(start, 40)
         before = before[before.rfind("\n") + 1 :]
-        if _HASH_BEFORE.search(before, max(0, len(before) - 24)):
-            return False
-        cued = bool(self.cues.search(before))
+        if before.isascii() and self._cues_lower is not None:  # (the same answers, faster)
+            low = before.lower()
+            if _HASH_BEFORE_LOWER.search(low, max(0, len(low) - 24)):
+                return False
+            cued = self._cues_lower.search(low) is not None
+        else:
+            if _HASH_BEFORE.search(before, max(0, len(before) - 24)):
+                return False
+            cued = bool(self.cues.search(before))
         if hexish:
             return cued
         if len(core) < (self.min_length_cued if cued else self.min_length):

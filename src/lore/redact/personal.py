@@ -67,6 +67,15 @@ def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w.lower()) for w in words) or "(?!)")
 
 
+def _words_lower(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """_words(words) for lower-cased ASCII text, without IGNORECASE (there it finds the same
+    spans, faster); None when a word is not ASCII."""
+    if not all(w.isascii() for w in words):
+        return None
+    body = "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True)) or "(?!)"
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+
 def _may_hold(quick: re.Pattern[str] | None, segment: str) -> bool:
     """False only when `segment` cannot hold a match of the _words() pattern that `quick`
     stands for: in ASCII text, IGNORECASE matching is matching the lower-cased text."""
@@ -113,6 +122,7 @@ _NANP_LOCAL = re.compile(r"[2-9]\d\d-\d{4}")
 # The start of a grouped IBAN (country, check digits, groups of four) right before a number.
 _CAPITALS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _IBAN_HEAD = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d\d(?: [A-Z0-9]{4})* $")
+_DATE_SEPARATORS = frozenset("-./ ")  # PhoneDetector._DATE's
 _SSH_PATH = re.compile(r":[\w.~-]+/")
 _ASSET = re.compile(r"@\d(?:\.\d)?x\.(?:png|jpe?g|gif|svg|webp|avif|ico|bmp)$", re.IGNORECASE)
 _PREFIX_LEN = re.compile(r"/(\d{1,3})(?!\d)")
@@ -142,19 +152,30 @@ class PhoneDetector(Detector):
         self.stops = _words(policy.phone_stop_words)
         self._any_cue = _any_word(policy.phone_cues)
         self._any_stop = _any_word(policy.phone_stop_words)
+        stops, cues = _words_lower(policy.phone_stop_words), _words_lower(policy.phone_cues)
+        # (stops, cues) for lower-cased ASCII text; None: the words are not all ASCII
+        self._lower = (stops, cues) if stops and cues else None
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
+        search, phone = self._PATTERN.search, self._phone
         for run_start, run_end, digits in scan.numeric_runs:
             if digits < 7:
                 continue
-            for match in self._PATTERN.finditer(text, run_start, min(size, run_end + 6)):
+            # finditer, as a loop of searches (cheaper for the one or two matches of a run)
+            stop = min(size, run_end + 6)
+            match = search(text, run_start, stop)
+            while match is not None:
                 start, end = match.span()
-                if self._phone(match.group(), scan, start):
+                if phone(match.group(), scan, start):
                     yield start, end, "phone"
+                match = search(text, end, stop)
 
     def _phone(self, value: str, scan: Scan, start: int) -> bool:
-        if self._DATE.match(value):
+        seps = _DATE_SEPARATORS  # (a date has one at [4], or at [1] or [2]: else no regex)
+        if (value[4:5] in seps or value[1:2] in seps or value[2:3] in seps) and self._DATE.match(
+            value
+        ):
             return False  # a date (with a time after it)
         bare = value.replace("(0)", "") if "(0)" in value else value
         # _NON_DIGIT.sub("", bare), faster: a match holds digits and only these characters
@@ -164,9 +185,22 @@ class PhoneDetector(Detector):
         )
         if not 7 <= len(digits) <= 15:
             return False
-        before = scan.before(start, 30)
+        text = scan.text  # before = scan.before(start, 30), inlined
+        floor = start - 30 if start > 30 else 0
+        cut = text.rfind("\x00", floor, start)
+        before = text[cut + 2 if cut >= 0 else floor : start]
         recent = max(0, len(before) - 20)
-        if _may_hold(self._any_stop, before[recent:]) and (
+        # ASCII text before it: the lower-case patterns on it lower-cased (the same spans).
+        lower = self._lower if before.isascii() else None
+        if lower is not None:
+            stops_lower, cues_lower = lower
+            low = before.lower()
+            if stops_lower.search(low, recent) is not None:
+                stop = max(m.end() for m in stops_lower.finditer(low, recent))
+                cue = max((m.end() for m in cues_lower.finditer(low)), default=-1)
+                if stop > cue:
+                    return False  # the nearest word says it is an order, ticket, id... number
+        elif _may_hold(self._any_stop, before[recent:]) and (
             self.stops.search(before, recent) is not None
         ):
             stop = max(m.end() for m in self.stops.finditer(before, recent))
@@ -191,6 +225,8 @@ class PhoneDetector(Detector):
             return digits[1] != "0"
         if _NANP_LOCAL.fullmatch(value):
             return True  # NANP local number (555-0100)
+        if lower is not None:
+            return cues_lower.search(low) is not None
         return _may_hold(self._any_cue, before) and self.cues.search(before) is not None
 
 
@@ -211,13 +247,18 @@ class CardDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
+        search, issuer = self._PATTERN.search, self._ISSUER.match
         for run_start, run_end, count in scan.numeric_runs:
             if count < 13:
                 continue
-            for match in self._PATTERN.finditer(text, run_start, min(size, run_end + 2)):
-                digits = _NON_DIGIT.sub("", match.group())
-                if 13 <= len(digits) <= 19 and self._ISSUER.match(digits) and luhn_ok(digits):
+            stop = min(size, run_end + 2)
+            match = search(text, run_start, stop)
+            while match is not None:  # (finditer, as a loop of searches)
+                # _NON_DIGIT.sub("", ...), faster: a match holds digits, spaces and dashes
+                digits = match.group().replace(" ", "").replace("-", "")
+                if 13 <= len(digits) <= 19 and issuer(digits) and luhn_ok(digits):
                     yield match.start(), match.end(), "card"
+                match = search(text, match.end(), stop)
 
 
 @register("iban")
@@ -319,15 +360,19 @@ class IpDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
         version_end = -1_000
+        search = self._V4.search
         runs = scan.numeric_runs
         flagged = scan.runs_with("ipv4")  # (runs without a dotted quad are skipped)
         for index in range(len(runs)) if flagged is None else sorted(flagged):
             run_start, run_end, digits = runs[index]
             if digits < 4 or text.find(".", run_start, run_end) < 0:
                 continue
-            for match in self._V4.finditer(text, run_start, min(size, run_end + 2)):
+            stop = min(size, run_end + 2)
+            match = search(text, run_start, stop)
+            while match is not None:  # (finditer, as a loop of searches)
                 value = match.group()
-                start = match.start()
+                start, end = match.span()
+                match = search(text, end, stop)  # (the next one: `continue` below)
                 # In a Markdown table, its column's header or its cell says (not the cells
                 # before it); else the words before it.
                 line = text.rfind("\n", 0, start) + 1
@@ -343,15 +388,17 @@ class IpDetector(Detector):
                         and not any(c in "\n\x00" for c in text[version_end:start])
                     ) or self._version(scan.before(start, 40))
                 if version:
-                    version_end = match.end()
+                    version_end = end
                     continue
-                if self._keep(value, text, match.end(), 32):
-                    yield match.start(), match.end(), "ip"
+                if self._keep(value, text, end, 32):
+                    yield start, end, "ip"
         seen: set[tuple[int, int]] = set()
         for anchor in scan.v6_anchors:
-            for match in self._V6.finditer(text, max(0, anchor - 40), min(size, anchor + 45)):
+            for match in self._V6.finditer(text, *self._v6_window(text, anchor)):
+                if match.start() > anchor:
+                    break  # (and so do all after it: none holds the anchor)
                 value = match.group()
-                if match.span() in seen or not match.start() <= anchor < match.end():
+                if match.span() in seen or anchor >= match.end():
                     continue
                 seen.add(match.span())
                 if not any(c.isdigit() for c in value):
@@ -365,6 +412,16 @@ class IpDetector(Detector):
                     continue  # IPv6Address() refuses it
                 if self._keep(value, text, match.end(), 128, number):
                     yield match.start(), match.end(), "ip"
+
+    @staticmethod
+    def _v6_window(text: str, anchor: int) -> tuple[int, int]:
+        """Where to look for an IPv6 address holding `anchor`: anchor - 40 to anchor + 45,
+        cut down to the run of hex digits and colons around it (and the two characters after
+        it that the look-ahead reads), since a match holds nothing else: the same matches."""
+        low, high = max(0, anchor - 40), min(len(text), anchor + 45)
+        head, tail = text[low:anchor], text[anchor:high]
+        low += len(head.rstrip(_HEX_COLON))
+        return low, min(high, anchor + len(tail) - len(tail.lstrip(_HEX_COLON)) + 2)
 
     def _version(self, before: str) -> bool:
         """Whether a version word (_VERSION) is in `before`."""
@@ -432,6 +489,7 @@ _TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \
 
 
 _HEXTET = frozenset("0123456789abcdefABCDEF")
+_HEX_COLON = "0123456789abcdefABCDEF:"
 
 
 def v6_int(value: str) -> int | None:

@@ -137,39 +137,35 @@ class Prefilter:
         if _LOWER_TO_ASCII in text:
             return None
         data = text.encode("ascii", "replace")  # one byte a character: offsets agree
-        raw: list[tuple[int, int]] = []
-        add = raw.append
-
-        def found(ident: int, start: int, end: int, flags: int, context: object) -> None:
-            add((ident, end))
-
-        self.database.scan(data, match_event_handler=found, scratch=self._scratch())
         count, lengths = len(self.literals), self.lengths
         found_at: list[tuple[int, int, int]] = []  # (start, -length, id) of each literal
         german: list[int] = []
         upper: list[int] = []
         runs: list[int] = []
         upper_id, run_id, sizes = self.upper_id, self.run_id, self.german_sizes
-        run_length = self.run_length
+        run_length, sharp = self.run_length, self.sharp
         numeric_ids = self.numeric_ids
         numeric: dict[str, list[int]] = {kind: [] for kind in NUMERIC}
-        for ident, end in raw:
+        add_literal, add_run = found_at.append, runs.append
+
+        # Each match is sorted out as it is reported (no second pass over a list of them).
+        def found(ident: int, start: int, end: int, flags: int, context: object) -> None:
             if ident < count:  # (the pattern checked that a word starts there)
                 size = lengths[ident]
-                found_at.append((end - size, -size, ident))
-            elif ident == upper_id:
-                if not ascii_digits:
-                    continue
-                upper.append(end - 5 if data[end - 3] == _SPACE else end - 4)
+                add_literal((end - size, -size, ident))
             elif ident == run_id:
-                runs.append(end - run_length)
+                add_run(end - run_length)
+            elif ident == upper_id:
+                if ascii_digits:
+                    upper.append(end - 5 if data[end - 3] == _SPACE else end - 4)
             elif ident in numeric_ids:
                 numeric[numeric_ids[ident]].append(end)
             else:
-                start = end - sizes[ident]
-                if ident == self.sharp and text[start + 4] not in "ßẞ":
-                    continue
-                german.append(start)
+                begin = end - sizes[ident]
+                if ident != sharp or text[begin + 4] in "ßẞ":
+                    german.append(begin)
+
+        self.database.scan(data, match_event_handler=found, scratch=self._scratch())
         # The `re` pass takes, from left to right, the longest literal at each word start and
         # goes on after it (so literals inside it are not found, except those it contains).
         hits: dict[str, list[int]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from operator import attrgetter
@@ -63,29 +64,6 @@ _SET_REDACTED = tuple(
 )
 
 
-def _finding(kind: str, start: int, end: int, value: str) -> Finding:
-    """Finding(kind, start, end, value), faster."""
-    out = _new(Finding)
-    set_kind, set_start, set_end, set_value = _SET_FINDING
-    set_kind(out, kind)
-    set_start(out, start)
-    set_end(out, end)
-    set_value(out, value)
-    return out
-
-
-def _unchanged(text: str) -> Redacted:
-    """Redacted(text, (), ()), faster."""
-    out = _new(Redacted)
-    set_text, set_redactions, set_findings, set_topic, set_dropped = _SET_REDACTED
-    set_text(out, text)
-    set_redactions(out, ())
-    set_findings(out, ())
-    set_topic(out, None)
-    set_dropped(out, False)
-    return out
-
-
 _start = attrgetter("start")
 
 
@@ -115,6 +93,9 @@ class Redactor:
         joined = scan.text
         found: list[list[Finding]] = [[] for _ in texts]
         starts, lengths, claimed = scan.starts, scan.lengths, scan.claimed
+        set_kind, set_start, set_end, set_value = _SET_FINDING
+        allow = self.policy.allow
+        allowed: set[int] = set()  # texts with a finding whose value the policy allows
         for detector in self.detectors:
             if detector.gate and not any(g in joined for g in detector.gate):
                 continue
@@ -124,17 +105,26 @@ class Redactor:
                 base = starts[index]
                 if end <= base + lengths[index]:
                     a, b = start - base, end - base
-                    found[index].append(_finding(kind, a, b, texts[index][a:b]))
-        allow = self.policy.allow
+                    finding = _new(Finding)  # Finding(kind, a, b, value), faster (see above)
+                    set_kind(finding, kind)
+                    set_start(finding, a)
+                    set_end(finding, b)
+                    value = texts[index][a:b]
+                    set_value(finding, value)
+                    found[index].append(finding)
+                    if value in allow:
+                        allowed.add(index)
         for index, items in enumerate(found):
             if not items:
                 continue
             if len(items) < 2:
-                found[index] = [f for f in items if f.value not in allow]
+                if index in allowed:
+                    found[index] = []
                 continue
             items.sort(key=_start)
             if all(a.end <= b.start and a.start < b.start for a, b in pairwise(items)):
-                found[index] = [f for f in items if f.value not in allow]  # nothing overlaps
+                if index in allowed:  # (nothing overlaps)
+                    found[index] = [f for f in items if f.value not in allow]
                 continue
             items.sort(key=lambda f: (PRIORITY.get(f.kind, 99), f.start - f.end, f.start))
             taken: list[Finding] = []
@@ -176,14 +166,7 @@ class Redactor:
         enabled = topics or [True] * count
         scan, found = self.scan_many(texts)
         hits = self.topics.hits_many(scan, texts, enabled)
-        assemble, replace_findings = self._assemble, self._replace_findings
-        rows = zip(texts, found, hits, namespaces[:count], fields[:count], strict=True)
-        return [
-            assemble(text, items, hit, namespace, field) if hit  # (_assemble, inlined)
-            else replace_findings(text, items, namespace, field) if items
-            else _unchanged(text)
-            for text, items, hit, namespace, field in rows
-        ]
+        return self._replace_many(texts, found, hits, namespaces[:count], fields[:count])
 
     def redact(
         self, text: str, namespace: str = "default", *, field: str | None = None,
@@ -193,13 +176,13 @@ class Redactor:
         return self.redact_many([text], [namespace], fields=[field], topics=[topics])[0]
 
     def _assemble(
-        self, text: str, findings: list[Finding], hits: list[TopicHit], namespace: str,
+        self, text: str, findings: list[Finding], hits: Sequence[TopicHit], namespace: str,
         field: str | None,
     ) -> Redacted:
         if not hits:  # findings are in text order
             if not findings:
                 return Redacted(text, (), ())
-            return self._replace_findings(text, findings, namespace, field)
+            return self._replace_many([text], [findings], [()], [namespace], [field])[0]
         if any(hit.rule.action == "drop" for hit in hits):
             label = next(h.rule.label for h in hits if h.rule.action == "drop")
             return Redacted("", (), (), label, dropped=True)
@@ -232,47 +215,64 @@ class Redactor:
         topic = hits[0].rule.label if hits else None
         return Redacted("".join(out), tuple(audit), tuple(findings), topic)
 
-    def _replace_findings(
-        self, text: str, findings: list[Finding], namespace: str, field: str | None
-    ) -> Redacted:
-        """_assemble without topic hits (the common case), with the same result, faster."""
-        out: list[str] = []
-        audit: list[dict[str, Any]] = []
-        add, note = out.append, audit.append
-        cursor = length = 0
-        number, marks = self.numbering.number, self._marks
+    def _replace_many(
+        self, texts: list[str], found: list[list[Finding]], hits: list[Sequence[TopicHit]],
+        namespaces: list[str], fields: list[str | None],
+    ) -> list[Redacted]:
+        """Each text as _assemble makes it; those without topic hits (almost all) here, in
+        one loop, with the same result, faster."""
+        results: list[Redacted] = []
+        keep = results.append
+        numbering, marks, placeholder = self.numbering, self._marks, self.policy.placeholder
+        number = numbering.number
         # MemoryNumbering.number looks the value up as written first: done here, inline.
-        known = self.numbering._raw if type(self.numbering) is MemoryNumbering else {}
-        for finding in findings:
-            start, kind = finding.start, finding.kind
-            add(text[cursor:start])
-            length += start - cursor
-            n = known.get((namespace, kind, finding.value))
-            if n is None:
-                n = number(namespace, kind, finding.value)
-            mark = marks.get((kind, n))
-            if mark is None:
-                mark = self.policy.placeholder.format(KIND=kind.upper(), kind=kind, n=n)
-                marks[(kind, n)] = mark
-            end = length + len(mark)
-            if field is None:
-                note({"kind": kind, "start": length, "end": end, "placeholder": mark})
-            else:
-                note(
-                    {"kind": kind, "field": field, "start": length, "end": end, "placeholder": mark}
-                )
-            add(mark)
-            length = end
-            cursor = finding.end
-        out.append(text[cursor:])
-        result = _new(Redacted)
+        known = numbering._raw if type(numbering) is MemoryNumbering else {}
         set_text, set_redactions, set_findings, set_topic, set_dropped = _SET_REDACTED
-        set_text(result, "".join(out))
-        set_redactions(result, tuple(audit))
-        set_findings(result, tuple(findings))
-        set_topic(result, None)
-        set_dropped(result, False)
-        return result
+        rows = zip(texts, found, hits, namespaces, fields, strict=True)
+        for text, findings, hit, namespace, field in rows:
+            if hit:
+                keep(self._assemble(text, findings, hit, namespace, field))
+                continue
+            result = _new(Redacted)
+            set_topic(result, None)
+            set_dropped(result, False)
+            keep(result)
+            if not findings:
+                set_text(result, text)
+                set_redactions(result, ())
+                set_findings(result, ())
+                continue
+            out: list[str] = []
+            audit: list[dict[str, Any]] = []
+            add, note = out.append, audit.append
+            cursor = length = 0
+            for finding in findings:
+                start, kind, value = finding.start, finding.kind, finding.value
+                add(text[cursor:start])
+                length += start - cursor
+                n = known.get((namespace, kind, value))
+                if n is None:
+                    n = number(namespace, kind, value)
+                mark = marks.get((kind, n))
+                if mark is None:
+                    mark = placeholder.format(KIND=kind.upper(), kind=kind, n=n)
+                    marks[(kind, n)] = mark
+                end = length + len(mark)
+                if field is None:
+                    note({"kind": kind, "start": length, "end": end, "placeholder": mark})
+                else:
+                    note(
+                        {"kind": kind, "field": field, "start": length, "end": end,
+                         "placeholder": mark}
+                    )
+                add(mark)
+                length = end
+                cursor = finding.end
+            add(text[cursor:])
+            set_text(result, "".join(out))
+            set_redactions(result, tuple(audit))
+            set_findings(result, tuple(findings))
+        return results
 
     def redact_fields(
         self, drafts: list[Draft], namespaces: list[str]

@@ -11,6 +11,7 @@ import re
 import re._constants as _constants
 import re._parser as _parser
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -159,9 +160,12 @@ class TopicClassifier:
             start = separator.end() if separator else end
         return out
 
-    def hits_many(self, scan: Scan, texts: list[str], enabled: list[bool]) -> list[list[TopicHit]]:
-        """Topic hits for each text of a scanned batch (texts with `enabled` False get none)."""
-        out: list[list[TopicHit]] = [[] for _ in texts]
+    def hits_many(
+        self, scan: Scan, texts: list[str], enabled: list[bool]
+    ) -> list[Sequence[TopicHit]]:
+        """Topic hits for each text of a scanned batch (texts with `enabled` False get none:
+        an empty tuple, shared)."""
+        out: list[Sequence[TopicHit]] = [()] * len(texts)
         if not self.rules:
             return out
         present: dict[int, set[str]] = {}

@@ -1,0 +1,538 @@
+"""The detectors' and the Redactor's quick paths (gates that skip a regex, narrower windows,
+literal-prefix scans, the one-loop assembly) give exactly what the plain ways give: each is
+compared with the plain way (the gate off, or a reference written out here) on the benchmark
+texts and on random and adversarial strings."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_redact_prefilter import ADVERSARIAL, phone_texts, texts
+
+from lore.redact import Redactor, credentials, load_policy, personal
+from lore.redact.addresses import AddressDetector
+from lore.redact.base import Scan
+from lore.redact.credentials import (
+    _BLOCK,
+    AssignmentDetector,
+    JwtDetector,
+    KnownKeyDetector,
+    PrivateKeyDetector,
+)
+from lore.redact.personal import CardDetector, IpDetector, PhoneDetector, luhn_ok
+from lore.redact.redactor import Finding, Redacted
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor(load_policy())
+
+
+def detector(redactor: Redactor, cls: type) -> Any:
+    return next(d for d in redactor.detectors if isinstance(d, cls))
+
+
+def scans(redactor: Redactor, items: list[str]) -> Iterator[Scan]:
+    """Each text alone, then the whole list as one batch and in batches of 50."""
+    for text in items:
+        yield Scan([text], redactor.anchors)
+    for size in (len(items), 50):
+        for start in range(0, len(items), size):
+            yield Scan(items[start : start + size], redactor.anchors)
+
+
+def random_texts(seed: int, pieces: list[str], count: int, longest: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(pieces) for _ in range(rng.randint(0, longest))) for _ in range(count)
+    ]
+
+
+class _Everything:
+    """A set that holds everything: turns a `x in SET` quick test off."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+# -- Scan.finditer: literal prefixes found by str.find ------------------------------------
+
+
+PREFIX_PIECES = [
+    "eyJ",
+    "eyJhbGciOiJIUzI1NiJ9",
+    ".",
+    "eyJzdWIiOiIxMjMifQ",
+    "abcDEF_-12",
+    "x",
+    " ",
+    "\n",
+    "-----BEGIN ",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "PRIVATE KEY-----",
+    "-----END ",
+    "CERTIFICATE-----",
+    "\x00",
+    "SK",
+    "0123456789abcdef",
+    "ASK",
+    "-",
+    "--",
+    "=",
+]
+
+
+def test_scan_finditer_finds_what_re_finditer_finds(redactor: Redactor) -> None:
+    items = random_texts(31, PREFIX_PIECES, 3000, 30) + texts() + ADVERSARIAL
+    twilio = next(p for p in redactor.policy.patterns if p.name == "twilio-api-key")
+    cases = [
+        (JwtDetector._PATTERN, ("eyJ",)),
+        (PrivateKeyDetector._PATTERN, ("-----BEGIN ",)),
+        (_BLOCK, ("-----BEGIN ",)),
+        (twilio.regex, ("SK",)),
+        (re.compile(r"(?:ab|a)b+"), ("ab", "a")),  # overlapping prefixes
+        (re.compile(r"-----BEGIN [A-Z ]+-----"), ("-----BEGIN ",)),
+    ]
+    checked = 0
+    for scan in scans(redactor, items):
+        for pattern, prefixes in cases:
+            want = [m.span() for m in pattern.finditer(scan.text)]
+            assert [m.span() for m in scan.finditer(pattern, prefixes)] == want
+            checked += bool(want)
+    assert checked > 100  # the strings do hold matches
+
+
+def test_known_keys_without_anchors_use_their_literal_prefix(redactor: Redactor) -> None:
+    found = detector(redactor, KnownKeyDetector)
+    assert found.prefixed  # (the twilio key: "SK", too short for an anchor)
+    items = random_texts(37, PREFIX_PIECES, 2000, 20) + texts()
+    plain = KnownKeyDetector(redactor.policy)
+    plain.prefixed = {}
+    for scan in scans(redactor, items):
+        assert list(found.find(scan)) == list(plain.find(scan))
+
+
+def test_entropy_words_on_lowered_ascii_text_change_nothing(
+    redactor: Redactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cue words and hash markers before a token: the lower-case patterns on lower-cased
+    ASCII text decide as the IGNORECASE ones do."""
+    from lore.redact.credentials import EntropyDetector
+
+    found = detector(redactor, EntropyDetector)
+    assert found._cues_lower is not None
+    rng = random.Random(73)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+    words = [
+        "Key:",
+        "TOKEN",
+        "secret=",
+        "SHA256:",
+        "sha512-",
+        "Integrity ",
+        "the",
+        "id",
+        "ETag: ",
+        "monkey ",
+        "\u212aey:",
+        "\u017fecret ",
+        "x",
+        "\n",
+        "Bearer",
+        "hash=",
+    ]
+    items = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(0, 3)))
+        + rng.choice(["", " "])
+        + "".join(rng.choice(alphabet) for _ in range(rng.randint(16, 48)))
+        for _ in range(4000)
+    ] + texts()
+    fast = [list(found.find(scan)) for scan in scans(redactor, items)]
+    monkeypatch.setattr(found, "_cues_lower", None)
+    assert [list(found.find(scan)) for scan in scans(redactor, items)] == fast
+    assert sum(map(len, fast)) > 1000
+
+
+# -- Phone and card: searches in a loop, the date test, digits by str.replace -------------
+
+
+NUMERIC_PIECES = [
+    "1",
+    "2",
+    "5",
+    "9",
+    "0",
+    "12",
+    "123",
+    "2024",
+    "19",
+    "20",
+    "555",
+    "0100",
+    "(0)",
+    "(",
+    ")",
+    "+",
+    "+44 ",
+    " ",
+    "-",
+    ".",
+    "/",
+    ",",
+    ":",
+    "x",
+    "\n",
+    "tel ",
+    "order ",
+    "#",
+    "GB29 ",
+    "٣",
+    "4111 1111 1111 1111",
+    "2024-01-15",
+    "15/01/2024",
+    "10:00",
+]
+
+
+def phone_reference(found: PhoneDetector, scan: Scan) -> list[tuple[int, int, str]]:
+    """PhoneDetector.find as finditer over each run (the date regex is always tried)."""
+    text, size, out = scan.text, len(scan.text), []
+    for run_start, run_end, digits in scan.numeric_runs:
+        if digits < 7:
+            continue
+        for match in found._PATTERN.finditer(text, run_start, min(size, run_end + 6)):
+            if found._phone(match.group(), scan, match.start()):
+                out.append((match.start(), match.end(), "phone"))
+    return out
+
+
+def test_phone_search_loop_and_date_test_change_nothing(
+    redactor: Redactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = detector(redactor, PhoneDetector)
+    items = random_texts(41, NUMERIC_PIECES, 3000, 14) + texts()
+    fast = [list(found.find(scan)) for scan in scans(redactor, items)]
+    monkeypatch.setattr(personal, "_DATE_SEPARATORS", _Everything())
+    plain = [phone_reference(found, scan) for scan in scans(redactor, items)]
+    assert fast == plain
+    assert sum(map(len, fast)) > 500
+
+
+def test_phone_words_on_lowered_ascii_text_change_nothing(
+    redactor: Redactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cue and stop words before a number: the lower-case patterns on lower-cased ASCII text
+    find what the IGNORECASE ones find (the words include non-ASCII look-alikes)."""
+    found = detector(redactor, PhoneDetector)
+    assert found._lower is not None
+    words = [
+        "order",
+        "ORDER",
+        "Id",
+        "id:",
+        "Ref",
+        "call",
+        "CALL",
+        "phone",
+        "Tel",
+        "mob",
+        "dial-in",
+        "ticket#",
+        "po",
+        "\u017fms",
+        "\u0130d",
+        "\u212aey",
+        "case",
+        "x",
+        "video",
+    ]
+    numbers = [
+        "555 0100 222",
+        "020 7946 0958",
+        "(415) 555-0132",
+        "+44 20 7946 0958",
+        "12345678",
+        "0800 123 4567",
+        "555-0100",
+        "082 447 3915",
+        "4111111111111111",
+    ]
+    rng = random.Random(71)
+    items = (
+        [
+            " ".join(rng.choice(words) for _ in range(rng.randint(0, 5)))
+            + rng.choice([" ", ": ", "_"])
+            + rng.choice(numbers)
+            for _ in range(4000)
+        ]
+        + phone_texts()
+        + texts()
+    )
+    fast = [list(found.find(scan)) for scan in scans(redactor, items)]
+    monkeypatch.setattr(found, "_lower", None)
+    assert [list(found.find(scan)) for scan in scans(redactor, items)] == fast
+    assert 1000 < sum(map(len, fast)) < sum(1 for _ in items) * 3
+
+
+def test_card_digits_and_search_loop_change_nothing(redactor: Redactor) -> None:
+    found = detector(redactor, CardDetector)
+    items = random_texts(43, NUMERIC_PIECES, 3000, 14) + texts()
+    issuers = 0
+    for scan in scans(redactor, items):
+        text, size, want = scan.text, len(scan.text), []
+        for run_start, run_end, count in scan.numeric_runs:
+            if count < 13:
+                continue
+            for match in found._PATTERN.finditer(text, run_start, min(size, run_end + 2)):
+                digits = re.sub(r"\D", "", match.group())
+                if 13 <= len(digits) <= 19 and found._ISSUER.match(digits) and luhn_ok(digits):
+                    want.append((match.start(), match.end(), "card"))
+        assert list(found.find(scan)) == want
+        issuers += len(want)
+    assert issuers > 50
+
+
+# -- IP: the narrower IPv6 window ---------------------------------------------------------
+
+
+def test_ipv6_window_changes_nothing(redactor: Redactor, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = detector(redactor, IpDetector)
+    pieces = [
+        "::",
+        ":",
+        "1",
+        "a",
+        "fe80",
+        "2001",
+        "db8",
+        "ffff",
+        "0",
+        "g",
+        "x",
+        " ",
+        ".",
+        "/",
+        "64",
+        "\n",
+        "1.2.3.4",
+        "z:",
+        "::1",
+        "12345",
+        "_",
+        "-",
+    ]
+    items = random_texts(47, pieces, 3000, 24) + texts() + ADVERSARIAL
+    every = list(scans(redactor, items))
+    fast = [list(found.find(scan)) for scan in every]
+
+    def whole_window(text: str, anchor: int) -> tuple[int, int]:
+        return max(0, anchor - 40), min(len(text), anchor + 45)
+
+    monkeypatch.setattr(IpDetector, "_v6_window", staticmethod(whole_window))
+    assert [list(found.find(scan)) for scan in every] == fast
+    pairs = zip(every, fast, strict=True)
+    v6 = sum(":" in scan.text[a:b] for scan, spans in pairs for a, b, _ in spans)
+    assert v6 > 100
+
+
+# -- Addresses: _EN tried only where a match can start, up to the anchor -----------------
+
+
+def address_reference(found: AddressDetector, scan: Scan) -> list[tuple[int, int, str]]:
+    """AddressDetector.find the plain way: both patterns over each anchor's whole window."""
+    text, size, seen, out = scan.text, len(scan.text), set(), []
+    for anchor in scan.anchored(found.anchor_set) + scan.german:
+        for pattern in (found._EN, found._DE):
+            for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):
+                if not match.start() <= anchor < match.end() or match.span() in seen:
+                    continue
+                seen.add(match.span())
+                end = match.end()
+                while end > match.start() and text[end - 1] in ",. ":
+                    end -= 1
+                out.append((match.start(), end, "address"))
+    return out
+
+
+def test_address_candidate_starts_change_nothing(redactor: Redactor) -> None:
+    found = detector(redactor, AddressDetector)
+    pieces = [
+        "12 ",
+        "221B ",
+        "4-6 ",
+        "Baker ",
+        "Main ",
+        "Street",
+        "St",
+        " St.",
+        "Road",
+        ", ",
+        "London ",
+        "NW1 6XE",
+        "NY 10118",
+        "Suite 4 ",
+        "x",
+        "1",
+        ".",
+        "-",
+        "\n",
+        "Hill ",
+        "Close",
+        "Hauptstraße 5",
+        "Am Wall weg 3",
+        "Elm ",
+        "Ave",
+        "Way ",
+        "Place",
+        "Karl-Marx-Allee 12, 10117 Berlin",
+    ]
+    items = random_texts(53, pieces, 3000, 12) + texts() + ADVERSARIAL
+    every = list(scans(redactor, items))
+    fast = [list(found.find(scan)) for scan in every]
+    assert fast == [address_reference(found, scan) for scan in every]
+    assert sum(map(len, fast)) > 200
+
+
+# -- Assignments: the quick test before _ASSIGNED ----------------------------------------
+
+
+def test_assignment_quick_test_changes_nothing(
+    redactor: Redactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = detector(redactor, AssignmentDetector)
+    pieces = [
+        "password",
+        "PASSWORD",
+        "pass",
+        "token",
+        "api_key",
+        "Api-Key",
+        "secret",
+        "auth",
+        "_x",
+        ".y",
+        "=",
+        ":",
+        "=>",
+        " ",
+        "\t",
+        '"',
+        "'",
+        "hunter22x",
+        "S3cr3tValue99",
+        "\u212a",
+        "\u017f",
+        "\u0130",
+        "\u0131",
+        "é",
+        "\n",
+        ",",
+        "my",
+        "is",
+        "x" * 70,
+    ]
+    items = random_texts(59, pieces, 4000, 10) + texts() + ADVERSARIAL
+    fast = [list(found.find(scan)) for scan in scans(redactor, items)]
+    monkeypatch.setattr(credentials, "_may_assign", lambda text, anchor: True)
+    assert [list(found.find(scan)) for scan in scans(redactor, items)] == fast
+    assert sum(map(len, fast)) > 300
+
+
+def test_assignment_quick_test_never_refuses_a_match() -> None:
+    pieces = [
+        "password",
+        "token",
+        "secret",
+        "x",
+        "_",
+        ".",
+        "-",
+        "=",
+        ":",
+        " ",
+        "\t",
+        '"',
+        "'",
+        "\u212a",
+        "\u017f",
+        "é",
+        "v4lue",
+        ">",
+    ]
+    for text in random_texts(61, pieces, 20000, 12):
+        for anchor in range(len(text)):
+            if not credentials._may_assign(text, anchor):
+                start = len(text[:anchor].rstrip(credentials._NAME_STR))
+                match = AssignmentDetector._ASSIGNED.match(text, start)
+                assert match is None or match.end(1) <= anchor, (text, anchor)
+
+
+# -- The Redactor: one loop for the texts without topic hits -----------------------------
+
+
+def reference_redact(
+    redactor: Redactor, text: str, findings: list[Finding], namespace: str, field: str | None
+) -> Any:
+    """What redact_many() gives a text without topic hits, written the plain way."""
+    out, audit, cursor = "", [], 0
+    for f in findings:
+        out += text[cursor : f.start]
+        mark = redactor.placeholder(namespace, f.kind, f.value)
+        entry: dict[str, Any] = {"kind": f.kind}
+        if field is not None:
+            entry["field"] = field
+        entry.update(start=len(out), end=len(out) + len(mark), placeholder=mark)
+        audit.append(entry)
+        out += mark
+        cursor = f.end
+    return out + text[cursor:], tuple(audit), tuple(findings), None, False
+
+
+def test_redact_many_matches_a_plain_assembly() -> None:
+    items = texts() + ADVERSARIAL + random_texts(67, NUMERIC_PIECES + PREFIX_PIECES, 500, 20)
+    fast, plain = Redactor(load_policy()), Redactor(load_policy())
+    spaces = [("default", None), ("team-a", "metadata.subject"), ("default", "actor")]
+    batch = list(items)
+    for namespace, field in spaces:
+        got = fast.redact_many(
+            batch,
+            [namespace] * len(batch),
+            fields=[field] * len(batch),
+            topics=[False] * len(batch),
+        )
+        found = plain.scan_many(batch)[1]
+        want = [
+            reference_redact(plain, text, items, namespace, field)
+            for text, items in zip(batch, found, strict=True)
+        ]
+        assert [(r.text, r.redactions, r.findings, r.topic, r.dropped) for r in got] == want
+        assert all(type(r) is Redacted for r in got)
+    assert sum(1 for r in got if r.redactions) > 300
+    # With topic rules on, the texts without a topic hit come out the same way.
+    got = fast.redact_many(batch)
+    found = plain.scan_many(batch)[1]
+    plain_topics = [r for r in got if r.topic is not None]
+    assert 10 < len(plain_topics) < len(batch) // 2
+    for text, items, result in zip(batch, found, got, strict=True):
+        if result.topic is None:
+            want_one = reference_redact(plain, text, items, "default", None)
+            assert (result.text, result.redactions, result.findings, None, False) == want_one
+
+
+def test_allowed_values_are_left_alone_alone_or_among_others(redactor: Redactor) -> None:
+    key = "AKIAIOSFODNN7EXAMPLE"
+    assert key in redactor.policy.allow
+    cases = {
+        f"aws key {key} here": [],
+        f"aws key {key} and mail jo@example.org": ["email"],
+        f"mail jo@example.org then {key}, call +44 20 7946 0958": ["email", "phone"],
+        f"password={key}": [],
+    }
+    for text, kinds in cases.items():
+        assert [f.kind for f in redactor.scan(text)] == kinds, text
+        assert key in redactor.redact(text).text
