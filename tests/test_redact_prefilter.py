@@ -316,3 +316,39 @@ def test_a_redactor_copies_and_pickles_without_its_database(redactor: Redactor) 
     want = redactor.scan(text)
     for clone in (copy.deepcopy(redactor), pickle.loads(pickle.dumps(redactor))):
         assert clone.scan(text) == want
+
+
+def test_a_policy_without_token_runs_still_finds_grouped_numbers() -> None:
+    """Without the entropy detector no token-run expression is compiled; no other expression
+    may be taken for it (the first numeric shape once was, and grouped SSNs went missing)."""
+    data = builtin_data()
+    data["personal"]["detectors"] = ["ssn", "phone"]
+    data["secrets"]["detectors"] = ["known_keys"]
+    redactor = Redactor(compile_policy(data))
+    assert redactor.anchors.run_length == 0
+    for text, kind, value in (
+        ("ssn 123-45-6789 on file", "ssn", "123-45-6789"),
+        ("call (415) 555-0132 tonight", "phone", "(415) 555-0132"),
+    ):
+        assert [(f.kind, f.value) for f in redactor.scan(text)] == [(kind, value)]
+        assert redactor.anchors.prefilter is not None  # (the Hyperscan path was taken)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "DB_PASSWORD=zkZ159Xub0V#4Q",
+        "the password is Tr0ub4dor&3x",
+        "use postgres://app:s3cr3t-Pa55w0rd@db",
+        "docker login -u bot -p Xk9vLq2wPz7m",
+        "wifi: Harbor#Lights9",
+    ],
+)
+def test_a_secret_that_ends_a_text_is_found_in_a_batch(last: str) -> None:
+    """Texts of a batch are joined by a separator; a value must stop at it, not run into the
+    next text (the span would cross texts and be dropped)."""
+    redactor = Redactor(load_policy())
+    alone = [(f.kind, f.value) for f in redactor.scan(last)]
+    assert alone and all(kind == "password" for kind, _ in alone)
+    _, found = redactor.scan_many(["first text", last, "next text"])
+    assert [(f.kind, f.value) for f in found[1]] == alone

@@ -78,7 +78,7 @@ def register(name: str) -> Callable[[D], D]:
 
 def build_detectors(policy: Policy) -> list[Detector]:
     """The policy's detectors, in the order the policy lists them."""
-    from . import addresses, credentials, personal  # noqa: F401 - importing registers them
+    from . import addresses, credentials, passwords, personal, postal  # noqa: F401 - registers them
 
     return [cls(policy) for name in policy.detectors for cls in _REGISTRY[name]]
 

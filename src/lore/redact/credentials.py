@@ -127,7 +127,7 @@ class UrlPasswordDetector(Detector):
     """The password in scheme://user:password@host (the user name is kept)."""
 
     gate = ("://",)
-    _PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s:/@]+:([^\s/@]+)@")
+    _PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\x00:/@]+:([^\s\x00/@]+)@")
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
@@ -155,7 +155,8 @@ def _may_assign(text: str, anchor: int) -> bool:
 _PASSWORD_NAME = re.compile(r"(?i)pass|pwd")
 # A log field (name=value): what follows a keyword in prose is then the next field.
 _FIELD = re.compile(r"[a-z_][a-z0-9_.-]*=")
-_VALUE = r"""(?:"([^"\s]*)"|'([^'\s]*)'|([^\s,;'"`]+))"""
+# (\x00 is never part of a value: it separates the texts of a batch, see base.SEP.)
+_VALUE = r"""(?:"([^"\s\x00]*)"|'([^'\s\x00]*)'|([^\s\x00,;'"`]+))"""
 
 
 @register("assignments")
@@ -174,7 +175,7 @@ class AssignmentDetector(Detector):
     )
     _PROSE = re.compile(
         r"(?i)(?:password|passwd|pwd|pass|passphrase)(?:[ \t]+(?:is|was))?[ \t]*[ \t:=][ \t]*"
-        r"""["']?([^\s"'`]{6,})"""
+        r"""["']?([^\s\x00"'`]{6,})"""
     )
 
     def find(self, scan: Scan) -> Iterator[Span]:
@@ -252,6 +253,16 @@ _HASH_BEFORE = re.compile(
 _HASH_BEFORE_LOWER = re.compile(_HASH_BEFORE.pattern.removeprefix("(?i)"))
 _HASH_PREFIX = re.compile(r"(?i)^(?:sha\d+|md5)[-:]")
 _LOWER_WORD = re.compile(r"[a-z][a-z_.-]*")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# A UUID is an id (idempotency_key, request id) unless the name just before it is a credential.
+_CREDENTIAL_NAME = re.compile(
+    r"(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|token|passw|pwd|auth"
+    r"|credential)[a-z_-]*[\"']?[ \t]*(?:=|:|=>)[ \t]*[\"']?$"
+)
+# The part of a URL a token is in: from the scheme to the token, with no query (?) before it.
+_URL_PATH = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\x00\"'<>()?=]*$")
+# ...whose words may still say the path holds a credential (webhooks, bot tokens, signatures).
+_URL_SECRET_WORDS = re.compile(r"hook|bot|token|key|secret|auth|sig|cred|pass")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _WORD_CHARS = frozenset(_ALNUM + "_")
@@ -387,8 +398,15 @@ class EntropyDetector(Detector):
             if _HASH_BEFORE.search(before, max(0, len(before) - 24)):
                 return False
             cued = bool(self.cues.search(before))
+        if hexish and _UUID.fullmatch(core):
+            return _CREDENTIAL_NAME.search(before.lower()) is not None
         if hexish:
             return cued
+        # A segment of a URL's path (a document id, a tracking link) is not a credential,
+        # unless the URL's words say otherwise.
+        path = _URL_PATH.search(scan.before(start, 300).lower())
+        if path is not None and not _URL_SECRET_WORDS.search(path.group()):
+            return False
         if len(core) < (self.min_length_cued if cued else self.min_length):
             return False
         return shannon_entropy(core) >= self.ratio * min(math.log2(len(core)), 6.0)

@@ -327,6 +327,29 @@ class NinoDetector(Detector):
                 yield match.start(), match.end(), "nino"
 
 
+# A dotted quad pinned to a package (sdk==2.8.0.1, sdk-2.8.0.1, 2.8.0.1-py3) is a version; so
+# is a small one (major and last part under 10) going "to" it after an x.y.z version on its
+# line ("urllib3 to 2.2.3, protobuf to 5.28.3.0"). (Not after @: ssh user@10.0.0.7.)
+_PINNED_BEFORE = ("==", "~=", ">=", "<=", "!=")
+_MOVED_TO = ("to ", "→ ", "-> ")
+_PACKAGE_BEFORE = re.compile(r"[A-Za-z][\w.]*[-_]\Z")
+_SUFFIX_AFTER = re.compile(r"[-+][A-Za-z]")
+_TRIPLE = re.compile(r"(?<![\d.])\d+\.\d+\.\d+(?![\d.])")
+
+
+def _package_version(text: str, start: int, end: int, value: str) -> bool:
+    before = text[max(0, start - 30) : start]
+    if before.endswith(_PINNED_BEFORE) or _SUFFIX_AFTER.match(text, end):
+        return True
+    if _PACKAGE_BEFORE.search(before[-20:]):
+        return True
+    small = len(value.split(".", 1)[0]) == 1 and len(value.rsplit(".", 1)[1]) == 1
+    if small and before.endswith(_MOVED_TO):
+        line = before[before.rfind("\n") + 1 :]
+        return _TRIPLE.search(line) is not None
+    return False
+
+
 @register("ip")
 class IpDetector(Detector):
     """IPv4 and IPv6 addresses; not versions, OID-like runs, CIDR network addresses or the
@@ -387,7 +410,7 @@ class IpDetector(Detector):
                         0 <= start - version_end <= self._LIST_GAP
                         and not any(c in "\n\x00" for c in text[version_end:start])
                     ) or self._version(scan.before(start, 40))
-                if version:
+                if version or _package_version(text, start, end, value):
                     version_end = end
                     continue
                 if self._keep(value, text, end, 32):

@@ -104,8 +104,9 @@ class Prefilter:
         expressions.append(rb"(?:^|[^A-Za-z0-9])[A-Z][A-Z] ?[0-9][0-9]")  # not after [A-Za-z0-9]
         caseless = _hs.HS_FLAG_CASELESS
         flags = [caseless] * (count + len(DE_SUFFIXES)) + [0]
-        self.run_id = self.upper_id + 1
+        self.run_id = -1  # no such expression unless token runs are asked for
         if run_length:
+            self.run_id = len(expressions)
             # The start of a run of `run_length` token characters (EntropyDetector's): one
             # match a run, `run_length` characters after the gap before it (or the start).
             expressions.append(

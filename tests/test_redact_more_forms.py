@@ -1,0 +1,173 @@
+"""Passwords said in passing and more street-address forms (redact/passwords.py, postal.py).
+
+Every example is invented; none comes from a labelled set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lore.redact import Redactor, load_policy
+from lore.redact.passwords import strength
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor(load_policy())
+
+
+def found(redactor: Redactor, text: str) -> list[tuple[str, str]]:
+    return [(f.kind, f.value) for f in redactor.scan(text)]
+
+
+PASSWORDS = [
+    ("the password for the shared drive is Lk9-Vault-Q2-31, don't forward it", "Lk9-Vault-Q2-31"),
+    ("set the root password to Fenix!2025a before the audit", "Fenix!2025a"),
+    ("I reset the kiosk password to kiosk4471 this morning", "kiosk4471"),
+    ("the vpn password went into the channel, it was Zp4!qR8#mW2s, rotate it", "Zp4!qR8#mW2s"),
+    ("your reset link expired, here is a temporary password: Hq3$Tn8!Vb2w", "Hq3$Tn8!Vb2w"),
+    ("anyone got the creds for the lab wifi? Harbor#Lights9 isn't working", "Harbor#Lights9"),
+    ("no, it's literally Maple$Court31 on that box", "Maple$Court31"),
+    ("$ docker login -u ci-bot -p %Tr7vQ2mXk9L registry.example.org", "%Tr7vQ2mXk9L"),
+    ("mysql --user=report --password Rp7xQ2vLm9 analytics", "Rp7xQ2vLm9"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), PASSWORDS)
+def test_passwords_in_prose_and_on_command_lines(
+    redactor: Redactor, text: str, value: str
+) -> None:
+    assert ("password", value) in found(redactor, text)
+
+
+NOT_PASSWORDS = [
+    "the password policy is 12 characters minimum",
+    "our password manager is 1Password now",
+    "we moved the password reset flow to v2.3.1 last week",
+    "password was rotated on 2024-05-01 by the on-call",
+    "the password is stored in Vault under kv/prod/db",
+    "set the password to something stronger please",
+    "docker run -u 1000 -p 8080:80 nginx",
+    "mysql -u root -p orders < dump.sql",
+    "ssh -p 2222 deploy@bastion",
+    "kernel 5.15.0-91-generic #101~20.04.1-Ubuntu SMP",
+    "Thanks!See you at 10",
+    "great news!!! We2 shipped",
+    "ticket #Ops2024Review opened",
+    "x = a!=B2c;",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PASSWORDS)
+def test_words_and_codes_that_only_look_like_passwords(redactor: Redactor, text: str) -> None:
+    assert not [f for f in found(redactor, text) if f[0] == "password"]
+
+
+def test_strength_counts_character_classes_of_plausible_values_only() -> None:
+    assert strength("Kx7!mP2q") == 4
+    assert strength("kx7mp2qa") == 2
+    assert strength("short1!") == 0  # under 8
+    assert strength("https://a.b/Xy1!zzzz") == 0
+    assert strength("Windows11") == 0  # a word with digits at its end
+    assert strength("2aeef965-ec95-4e43-b727-66a29692f2cd") == 0  # an id
+
+
+ADDRESSES = [
+    ("ship it to Rua Augusta 1508, apto 12, São Paulo, SP, 01304-001 please",
+     "Rua Augusta 1508, apto 12, São Paulo, SP, 01304-001"),
+    ("office: Av. Insurgentes Sur 1602, Crédito Constructor, 03940",
+     "Av. Insurgentes Sur 1602, Crédito Constructor, 03940"),
+    ("nos vemos en Calle de Alcalá 48, 28014 Madrid", "Calle de Alcalá 48, 28014"),
+    ("visit 1-9-1 Marunouchi, Chiyoda-ku, Tokyo 100-0005 for the meetup",
+     "1-9-1 Marunouchi, Chiyoda-ku, Tokyo 100-0005"),
+    ("send it to 10 Lower Thames Row, London EC3R 6AF today",
+     "10 Lower Thames Row, London EC3R 6AF"),
+    ("HQ is 455 Market, San Francisco, CA 94105", "455 Market, San Francisco, CA 94105"),
+    ("mail 88 Collins, Melbourne VIC 3000", "88 Collins, Melbourne VIC 3000"),
+    ("our Toronto desk: 20 Bay, Toronto, ON M5J 2N8", "20 Bay, Toronto, ON M5J 2N8"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), ADDRESSES)
+def test_more_street_address_forms(redactor: Redactor, text: str, value: str) -> None:
+    assert ("address", value) in found(redactor, text)
+
+
+NOT_ADDRESSES = [
+    "tracking 1Z999AA10123456784 ships from the CA 94105 warehouse",
+    "ticket 42 in the London SE1 2RE area",
+    "build 2024.11.3 on the Avenida staging host",
+    "version 3 of Calle",
+    "Call 0800 and ask for Paseo",
+    "release 1-2-3 Minato, done",
+]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSES)
+def test_postcodes_and_street_words_alone_are_not_addresses(
+    redactor: Redactor, text: str
+) -> None:
+    assert not [f for f in found(redactor, text) if f[0] == "address"]
+
+
+def test_the_new_anchor_literals_keep_the_fast_keyword_pass(redactor: Redactor) -> None:
+    """Non-ASCII anchor literals would switch the shared pass to its slow form."""
+    assert redactor.anchors.titled is not None
+
+
+IDS_NOT_SECRETS = [
+    'tool_result: {"ok": true, "idempotency_key": "5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17"}',
+    "request key 5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17 was replayed",
+    "deck: https://docs.example.org/presentation/d/7Gh2Kq9LmP4xR8vT1wZ6yB3nC5dF0jS2aE/edit",
+    "track: https://news.example.io/c/eJx9kT1PwzAQhv9K5Ll1Qh8KpUulLkhlYmDD2rK7pDbE4Q8pQf",
+]
+
+
+@pytest.mark.parametrize("text", IDS_NOT_SECRETS)
+def test_ids_and_url_path_segments_are_not_secrets(redactor: Redactor, text: str) -> None:
+    assert not [f for f in found(redactor, text) if f[0] == "secret"]
+
+
+CREDENTIALS_STILL_FOUND = [
+    ("HEROKU_API_KEY=5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17", "5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17"),
+    ('"api_key": "5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17"', "5b1f0c2e-9a7d-4e21-8c3f-0d6a2b9e4f17"),
+    ("https://chat.example.com/api/webhooks/123456789012345678/Qx9vLm2KpZ7rT4wB8nY3cF6hJ1sD5gA0eU",
+     "Qx9vLm2KpZ7rT4wB8nY3cF6hJ1sD5gA0eU"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CREDENTIALS_STILL_FOUND)
+def test_credentials_named_as_such_are_still_found(
+    redactor: Redactor, text: str, value: str
+) -> None:
+    assert value in [v for kind, v in found(redactor, text) if kind in ("secret", "api_key")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pip install acme-sdk==2.8.0.1 --no-deps",
+        "Saving ./acme_sdk-2.8.0.1-py3-none-any.whl",
+        "bump openssl to 3.0.15, urllib3 to 2.2.3, protobuf to 5.28.3.0.",
+        "kernel 6.1.0.7-cloud-amd64",
+    ],
+)
+def test_pinned_and_listed_four_part_versions_are_not_addresses(
+    redactor: Redactor, text: str
+) -> None:
+    assert not [f for f in found(redactor, text) if f[0] == "ip"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ssh deploy@10.0.0.7 -i key.pem", "10.0.0.7"),
+        ("nginx 1.25.3 on 10.0.0.5", "10.0.0.5"),
+        ("nginx 1.25.3 resolves via 8.8.8.8", "8.8.8.8"),
+        ("dns 1.1.1.1 and 8.8.4.4", "1.1.1.1"),
+    ],
+)
+def test_addresses_near_versions_are_still_addresses(
+    redactor: Redactor, text: str, value: str
+) -> None:
+    assert ("ip", value) in found(redactor, text)
