@@ -85,6 +85,11 @@ ADDRESSES = [
     ("HQ is 455 Market, San Francisco, CA 94105", "455 Market, San Francisco, CA 94105"),
     ("mail 88 Collins, Melbourne VIC 3000", "88 Collins, Melbourne VIC 3000"),
     ("our Toronto desk: 20 Bay, Toronto, ON M5J 2N8", "20 Bay, Toronto, ON M5J 2N8"),
+    ("Ship to Plot 71, Lorong Industri Ringan 3, Taman Perindustrian Jaya, 13600 by Friday",
+     "Plot 71, Lorong Industri Ringan 3, Taman Perindustrian Jaya, 13600"),
+    ("office at 22 Jalan Tun Razak, 50400 Kuala Lumpur", "22 Jalan Tun Razak, 50400"),
+    ("visit 3 Harbour Crest, #12-01, Singapore 018956 for it",
+     "3 Harbour Crest, #12-01, Singapore 018956"),
 ]
 
 
@@ -100,6 +105,9 @@ NOT_ADDRESSES = [
     "version 3 of Calle",
     "Call 0800 and ask for Paseo",
     "release 1-2-3 Minato, done",
+    "we flew to Singapore 2019, great trip",
+    "Jalan is his name, 40 years old",
+    "Lorong 5 closed",
 ]
 
 
@@ -171,3 +179,44 @@ def test_addresses_near_versions_are_still_addresses(
     redactor: Redactor, text: str, value: str
 ) -> None:
     assert ("ip", value) in found(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("the root password for the old printer is Tinpot77!, mind the mark", "password",
+         "Tinpot77!"),
+        ("user ro_app, and the password's Amber-Fox-309.", "password", "Amber-Fox-309"),
+        ("the shared user `kiosk` (password `Kiosk-Legacy-2017`) goes away", "password",
+         "Kiosk-Legacy-2017"),
+        ("CACHE_URL=redis://:maple-river-44@cache.internal:6379/0", "password", "maple-river-44"),
+        ("$ redis-cli -h cache.internal -a 'maple-river-44' ping", "password", "maple-river-44"),
+        ("Postman key PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01",
+         "api_key", "PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01"),
+        ("| Acme Design | 455 West 5th Street, Austin, TX 78701 |", "address",
+         "455 West 5th Street, Austin, TX 78701"),
+    ],
+)
+def test_more_credential_and_address_forms(
+    redactor: Redactor, text: str, kind: str, value: str
+) -> None:
+    assert (kind, value) in found(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "queued to=ops@example.com message_id=<7f3a9c@mail.example.com>",
+        "This is an automated message. Message-ID: <20260101.0930.X1@mail.example.com>",
+        "$ wg show\ninterface: wg0\n  public key: 7RzK3mP9vQ2xB4nW8eF1cH6jL0tY5sA3dG9uI2oQkMs=",
+    ],
+)
+def test_message_ids_and_public_keys_are_left_alone(redactor: Redactor, text: str) -> None:
+    kinds = [kind for kind, _ in found(redactor, text)]
+    assert "secret" not in kinds and kinds.count("email") == text.count("to=")
+
+
+def test_a_webvtt_voice_tag_is_not_a_version_cue(redactor: Redactor) -> None:
+    text = "<v Tomasz Wierzbicki>10.40.0.9, it's decommissioned."
+    assert ("ip", "10.40.0.9") in found(redactor, text)
+    assert not [f for f in found(redactor, "deployed v 2.0.0.1 today") if f[0] == "ip"]

@@ -16,7 +16,7 @@ _SUFFIX = (
     r"Terrace|Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Grove|Gardens|Row|Mews|"
     r"Circle|Cir|Walk|Hill|Quay|Wharf|Broadway|Loop|Plaza|Trail|Alley|Pike"
 )
-_NAME = r"[A-Z][A-Za-z'.-]*"
+_NAME = r"(?:[A-Z][A-Za-z'.-]*|\d{1,3}(?:st|nd|rd|th))"  # Baker, 6th
 _CITY = r"[A-Z][A-Za-z'.-]*(?!\w)(?: [A-Z][A-Za-z'.-]*(?!\w)){0,2}"
 _UNIT = r"(?:,? (?:Suite|Ste\.?|Apt\.?|Apartment|Unit|Floor|Fl\.?|Flat|#) ?[\w-]+)"
 _POSTCODE = r"(?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})"

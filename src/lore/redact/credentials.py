@@ -127,7 +127,7 @@ class UrlPasswordDetector(Detector):
     """The password in scheme://user:password@host (the user name is kept)."""
 
     gate = ("://",)
-    _PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\x00:/@]+:([^\s\x00/@]+)@")
+    _PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\x00:/@]*:([^\s\x00/@]+)@")
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
@@ -247,7 +247,7 @@ _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _DIGITS = frozenset("0123456789")
 _HASH_BEFORE = re.compile(
     r"(?i)(?:sha\d*|md5|integrity|checksum|digest|fingerprint|etag|hash|base64|"
-    r"ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S+)[\s:=,\"'@-]{0,3}$"
+    r"public[ _-]?key|ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S+)[\s:=,\"'@-]{0,3}$"
 )
 # The same on lower-cased ASCII text, without IGNORECASE: the same answer there, faster.
 _HASH_BEFORE_LOWER = re.compile(_HASH_BEFORE.pattern.removeprefix("(?i)"))

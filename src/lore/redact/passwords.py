@@ -17,11 +17,13 @@ _TRAILING = ".,;:)!?"
 # then is / was / to / are or a colon, then the value.
 _LINKED = re.compile(
     r"(?i)(?:password|passwd|passphrase|passcode|pwd)\b([^.!?\n]{0,60}?)"
-    r"""(?:\b(?:is|was|to|are)\b|:)[ \t]+["'“]?([^\s\x00"'”`]+)"""
+    r"""(?:\b(?:is|was|to|are)\b[ \t]+|['’]s[ \t]+|:[ \t]+|[ \t]+(?=[`"']))["'“`]?"""
+    r"""([^\s\x00"'”`]+)"""
 )
 # `-p VALUE` / `--password VALUE` on a command line that names a user or logs in.
-_FLAG = re.compile(r"(?:-p|--password|--pass)(?:[ \t]+|=)([^\s\x00\"'`]+)")
+_FLAG = re.compile(r"(-p|-a|--password|--pass|--auth)(?:[ \t]+|=)[\"']?([^\s\x00\"'`]+)")
 _USER_FLAG = re.compile(r"(?:^|[ \t])(?:-u|--user(?:name)?)(?:[ \t]|=)|\blogin\b")
+_AUTH_FLAG_TOOLS = ("redis-cli", "keydb-cli")  # whose -a is the password
 # A symbol followed by a letter or digit, and the token around it: what lies between white
 # space, quotes, brackets, separators and `=` or `:` (a name before them is not the value).
 # (The look-behind comes after the first character, so that `re` can skip to candidates.)
@@ -81,7 +83,7 @@ class PasswordProseDetector(Detector):
     -p ...`), or shaped like a strong password (lower, upper, digit and a symbol inside
     it) anywhere. Runs with AssignmentDetector, under the same policy name."""
 
-    anchors = ("pass", "pwd", "-p", "--pass")
+    anchors = ("pass", "pwd", "-p", "-a", "--pass", "--auth")
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
@@ -90,6 +92,8 @@ class PasswordProseDetector(Detector):
                 yield from self._flag(text, anchor)
             elif (match := _LINKED.match(text, anchor)) is not None:
                 value = match.group(2).rstrip(_TRAILING)
+                if strength(value) < 3:  # "...is Copperkettle42!": the ! may be its own
+                    value = match.group(2).rstrip(".,;:)")
                 # Right after the keyword ("password to admin1234") a weaker value will do.
                 adjacent = not match.group(1).strip()
                 if strength(value) >= 3 or (adjacent and _weak_password(value)):
@@ -115,5 +119,9 @@ class PasswordProseDetector(Detector):
         line_start = text.rfind("\n", 0, anchor) + 1
         line_end = text.find("\n", anchor)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
-        if _USER_FLAG.search(line) and strength(match.group(1)) >= 2:
-            yield match.start(1), match.end(1), "password"
+        if match.group(1) == "-a" or match.group(1) == "--auth":
+            wanted = any(tool in line for tool in _AUTH_FLAG_TOOLS)
+        else:
+            wanted = _USER_FLAG.search(line) is not None
+        if wanted and strength(match.group(2)) >= 2:
+            yield match.start(2), match.end(2), "password"

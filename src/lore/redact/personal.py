@@ -92,6 +92,7 @@ class EmailDetector(Detector):
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
     )
     _HEADER = re.compile(r"(?i)\s*(?:message-id|in-reply-to|references)\s*:")
+    _MESSAGE_ID = re.compile(r"(?i)(?:message[-_ ]?id|msg[-_]?id|in-reply-to)\s*[:=]\s*<$")
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
@@ -111,6 +112,8 @@ class EmailDetector(Detector):
             line_start = text.rfind("\n", 0, start) + 1
             if self._HEADER.match(text, line_start, start):
                 continue
+            if self._MESSAGE_ID.search(text, max(line_start, start - 30), start):
+                continue  # message_id=<a81f2c@mail.example.com> names a message
             yield start, end, "email"
 
 
@@ -368,9 +371,10 @@ class IpDetector(Detector):
         r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?"
         r"(?<![0-9A-Fa-f]:)(?!\w|:[\w:])"
     )
+    # ("v" only right before the number: "<v Name>" opens a WebVTT speaker's cue.)
     _VERSION = re.compile(
-        r"(?i)\b(?:v|versions?|ver|releases?|released|rev|revision|builds?|firmware|hotfix(?:es)?"
-        r"|changelog|bump(?:s|ed|ing)?)\b"
+        r"(?i)\bv ?$|\b(?:versions?|ver|releases?|released|rev|revision|builds?|firmware"
+        r"|hotfix(?:es)?|changelog|bump(?:s|ed|ing)?)\b"
     )
     # The same on lower-cased ASCII text, without IGNORECASE: the same answer there, faster.
     _VERSION_LOWER = re.compile(_VERSION.pattern.removeprefix("(?i)"))

@@ -32,6 +32,18 @@ _JAPANESE = re.compile(
     r" [A-Z][a-z]+-(?:ku|shi|cho|machi|gun)(?:, [A-Z][a-z]+(?:-[a-z]+)?)?(?:,? \d{3}-\d{4})?"
 )
 _WARD = ("ku,", "shi,", "cho,", "machi,", "gun,")
+# Malaysia: "12 Jalan Sultan Ahmad Shah, 10050", "Plot 88, Lorong Perusahaan Maju 8, ..., 14000":
+# a house, plot or lot number, the street type, its name, places, a five-digit postcode.
+_MALAY_TYPES = ("jalan", "lorong", "persiaran", "lebuh")
+_MALAY = re.compile(
+    r"(?:(?:No\.|Plot|Lot) )?\d{1,5}[A-Za-z]?,? (?:Jalan|Lorong|Persiaran|Lebuh)"
+    rf"(?: {_WORD}){{1,5}}(?: \d{{1,3}})?(?:, {_WORD}(?: {_WORD}){{0,4}}){{0,3}},? \d{{5}}(?!\d)"
+)
+# Singapore: "8 Marina View, #31-04, Singapore 018960".
+_SINGAPORE = re.compile(
+    rf"\d{{1,4}}[A-Za-z]? (?:{_WORD} ){{1,4}}?{_WORD},(?: #\d{{1,3}}-\d{{1,4}},)?"
+    r" Singapore \d{6}(?!\d)"
+)
 _US_STATES = frozenset((
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
     "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
@@ -76,12 +88,23 @@ class PostalAddressDetector(Detector):
     """Addresses in forms AddressDetector and PostcodeAddressDetector do not know (see the
     module's docstring). Runs with them, under the same policy name."""
 
-    anchors = (*(t if len(t) > 3 else f"{t} " for t in _TYPES), *_WARD)
+    anchors = (
+        *(t if len(t) > 3 else f"{t} " for t in _TYPES), *_WARD, *_MALAY_TYPES, "singapore "
+    )
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
         for anchor in scan.anchored(self.anchor_set):
-            if text[anchor - 1 : anchor] == "-":  # a Japanese ward: back to the block number
+            word = text[anchor : anchor + 10].lower()
+            if word.startswith(_MALAY_TYPES) or word.startswith("singapore "):
+                # (back from the street type, or the city, to the house number)
+                pattern = _SINGAPORE if word.startswith("singapore") else _MALAY
+                low = max(0, anchor - (80 if pattern is _SINGAPORE else 16))
+                for match in pattern.finditer(text, low, min(len(text), anchor + 160)):
+                    if match.start() <= anchor < match.end():
+                        yield match.start(), match.end(), "address"
+                        break
+            elif text[anchor - 1 : anchor] == "-":  # a Japanese ward: back to the block number
                 low = max(0, anchor - 60)
                 for match in _JAPANESE.finditer(text, low, min(len(text), anchor + 40)):
                     if match.start() < anchor < match.end():
