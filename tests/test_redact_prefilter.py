@@ -33,6 +33,8 @@ ADVERSARIAL = [
     "digits ١٢٣-٤٥-٦٧٨٩ and 321-54-9876 and ＡＢ１２",
     "nul\x00inside token: abcd1234EFGH5678ijkl\x00 and 10.0.0.1",
     "350 Fifth Avenue, Suite 4400, New York, NY 10118 · 1 Main St, Springfield",
+    "455 Market, San Francisco, CA 94105-1234; 20 Bay, Toronto, ON M5J 2N8; ON M5J2N8",
+    "10 Lower Thames Row, London EC3R 6AF x-SW1A 1AA; 88 Collins, Melbourne VIC 3000VIC 3000",
     "Authorization: Bearer abcdefghijklmnop1234 Basic dXNlcjpwYXNzd29yZA==",
     "x" * 300 + "password=" + "y" * 50,
     "performance review: rated below expectations; salary and bonus, payroll",

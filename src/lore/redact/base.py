@@ -286,6 +286,14 @@ class Scan:
             found.update(m.start() for m in _V6_FULL.finditer(text))
         return sorted(found)
 
+    def shape_ends(self, kind: str) -> list[int] | None:
+        """Where matches of prefilter.NUMERIC[kind] end (sorted), or None: no prefilter scan
+        (the detector then searches the text itself)."""
+        matches = self.prefiltered
+        if matches is None or kind not in matches.numeric:
+            return None
+        return sorted(matches.numeric[kind])
+
     @cached_property
     def upper_digits(self) -> list[int]:
         if self.ascii_digits and (matches := self.prefiltered) is not None:

@@ -259,8 +259,8 @@ _CREDENTIAL_NAME = re.compile(
     r"(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|token|passw|pwd|auth"
     r"|credential)[a-z_-]*[\"']?[ \t]*(?:=|:|=>)[ \t]*[\"']?$"
 )
-# The part of a URL a token is in: from the scheme to the token, with no query (?) before it.
-_URL_PATH = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\x00\"'<>()?=]*$")
+# After a URL's "://", up to a token in its path: no query (?), value (=), space or quote.
+_URL_REST = re.compile(r"[^\s\x00\"'<>()?=]*")
 # ...whose words may still say the path holds a credential (webhooks, bot tokens, signatures).
 _URL_SECRET_WORDS = re.compile(r"hook|bot|token|key|secret|auth|sig|cred|pass")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
@@ -404,8 +404,14 @@ class EntropyDetector(Detector):
             return cued
         # A segment of a URL's path (a document id, a tracking link) is not a credential,
         # unless the URL's words say otherwise.
-        path = _URL_PATH.search(scan.before(start, 300).lower())
-        if path is not None and not _URL_SECRET_WORDS.search(path.group()):
+        url = before.rfind("://")
+        if url < 0 and "://" in (wider := scan.before(start, 300)):
+            before, url = wider, wider.rfind("://")
+        if (
+            url >= 0
+            and _URL_REST.fullmatch(before, url + 3)
+            and not _URL_SECRET_WORDS.search(before[max(0, url - 24) :].lower())
+        ):
             return False
         if len(core) < (self.min_length_cued if cued else self.min_length):
             return False

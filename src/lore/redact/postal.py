@@ -114,9 +114,25 @@ class PostalAddressDetector(Detector):
                 street = _IBERIAN.match(text, anchor)
                 if street is not None:
                     yield street.start(), street.end(), "address"
-        for postcode in _POSTCODE.finditer(text):
+        for postcode in self._postcodes(scan):
             if _postcode_ok(postcode):
                 low = max(0, postcode.start() - 110)
                 before = _BEFORE_POSTCODE.search(text, low, postcode.start())
                 if before is not None:
                     yield before.start(), postcode.end(), "address"
+
+    @staticmethod
+    def _postcodes(scan: Scan) -> Iterator[re.Match[str]]:
+        """_POSTCODE's matches in the text, found from the prefilter's shapes when it ran."""
+        text = scan.text
+        ends = scan.shape_ends("postcode")
+        if ends is None:
+            yield from _POSTCODE.finditer(text)
+            return
+        last = -1
+        for end in ends:  # a shape ends 3 characters after a postcode's space, 8-10 after it starts
+            match = _POSTCODE.search(text, max(last, end - 12), min(len(text), end + 6))
+            if match is not None and match.start() >= last:
+                last = match.end()
+                yield match
+

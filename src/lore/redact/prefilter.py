@@ -78,6 +78,12 @@ NUMERIC = {
     "ssn": (rb"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}", rb"(?:^|[^0-9])[0-9]{9}"),
     # a dotted quad not after a digit, up to the first digit of its last number
     "ipv4": (rb"(?:^|[^0-9])[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",),
+    # postcodes (postal.py): British, and a state or province code before four digits or a
+    # Canadian code, up to its first three characters after the space
+    "postcode": (
+        rb"(?:^|[^A-Za-z0-9_\-])[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}",
+        rb"(?:^|[^A-Za-z0-9_\-])[A-Z]{2,3} (?:[0-9]{4}|[A-Z][0-9][A-Z])",
+    ),
 }
 
 
