@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_redact_prefilter import ADVERSARIAL, phone_texts, texts
+from test_redact_prefilter import ADVERSARIAL, address_reference, phone_texts, texts
 
 from lore.redact import Redactor, credentials, load_policy, personal
 from lore.redact.addresses import AddressDetector
@@ -341,22 +341,6 @@ def test_ipv6_window_changes_nothing(redactor: Redactor, monkeypatch: pytest.Mon
 
 
 # -- Addresses: _EN tried only where a match can start, up to the anchor -----------------
-
-
-def address_reference(found: AddressDetector, scan: Scan) -> list[tuple[int, int, str]]:
-    """AddressDetector.find the plain way: both patterns over each anchor's whole window."""
-    text, size, seen, out = scan.text, len(scan.text), set(), []
-    for anchor in scan.anchored(found.anchor_set) + scan.german:
-        for pattern in (found._EN, found._DE):
-            for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):
-                if not match.start() <= anchor < match.end() or match.span() in seen:
-                    continue
-                seen.add(match.span())
-                end = match.end()
-                while end > match.start() and text[end - 1] in ",. ":
-                    end -= 1
-                out.append((match.start(), end, "address"))
-    return out
 
 
 def test_address_candidate_starts_change_nothing(redactor: Redactor) -> None:

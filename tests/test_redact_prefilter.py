@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lore.redact import Redactor, load_policy, prefilter
+from lore.redact.addresses import AddressDetector
 from lore.redact.base import Anchors, Scan
 from lore.redact.policy import builtin_data, compile_policy
 
@@ -249,30 +250,32 @@ def test_phone_quick_word_tests_change_nothing(
     assert found() == fast
 
 
+def address_reference(found: AddressDetector, scan: Scan) -> list[tuple[int, int, str]]:
+    """AddressDetector.find the plain way: both patterns over each anchor's whole window."""
+    text, size, seen, out = scan.text, len(scan.text), set(), []
+    for anchor in scan.anchored(found.anchor_set) + scan.german:
+        for pattern in (found._EN, found._DE):
+            for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):
+                if not match.start() <= anchor < match.end() or match.span() in seen:
+                    continue
+                seen.add(match.span())
+                end = match.end()
+                while end > match.start() and text[end - 1] in ",. ":
+                    end -= 1
+                out.append((match.start(), end, "address"))
+    return out
+
+
 def test_address_german_window_test_changes_nothing(redactor: Redactor) -> None:
-    from lore.redact.addresses import AddressDetector
 
     detector = next(d for d in redactor.detectors if isinstance(d, AddressDetector))
 
-    def every_window(scan: Scan) -> list[tuple[int, int, str]]:  # both patterns everywhere
-        text, size, seen, out = scan.text, len(scan.text), set(), []
-        for anchor in scan.anchored(detector.anchor_set) + scan.german:
-            for pattern in (detector._EN, detector._DE):
-                for match in pattern.finditer(text, max(0, anchor - 80), min(size, anchor + 120)):
-                    if not match.start() <= anchor < match.end() or match.span() in seen:
-                        continue
-                    seen.add(match.span())
-                    end = match.end()
-                    while end > match.start() and text[end - 1] in ",. ":
-                        end -= 1
-                    out.append((match.start(), end, "address"))
-        return out
 
     extra = ["Kurweg 5 and 12 Main Street", "Am Damm 4, Hauptstraße 12, 10117 Berlin 9 Elm St"]
     items = texts() + ADVERSARIAL + extra
     for batch in [items, *[[t] for t in items]]:
         scan = Scan(batch, redactor.anchors)
-        assert list(detector.find(scan)) == every_window(scan)
+        assert list(detector.find(scan)) == address_reference(detector, scan)
 
 
 def test_iban_check_agrees_with_base36_digits() -> None:
