@@ -98,8 +98,7 @@ class PasswordProseDetector(Detector):
                 adjacent = not match.group(1).strip()
                 if strength(value) >= 3 or (adjacent and _weak_password(value)):
                     yield match.start(2), match.start(2) + len(value), "password"
-        for symbol in _SHAPE.finditer(text):
-            at = symbol.start()
+        for at in self._symbols(scan):
             back = text[max(0, at - 63) : at][::-1]  # the boundary nearest before it, if any
             gap = _BOUNDARY.search(back)
             start = at - (gap.start() if gap is not None else len(back))
@@ -108,6 +107,19 @@ class PasswordProseDetector(Detector):
             value = text[start:end].rstrip(_TRAILING)
             if _shaped(value) and not value.startswith("-"):
                 yield start, start + len(value), "password"
+
+    @staticmethod
+    def _symbols(scan: Scan) -> Iterator[int]:
+        """Where _SHAPE matches: from the prefilter's shapes when it ran (each is checked
+        again here: a non-ASCII character reads as "?" there), else by searching."""
+        ends = scan.shape_ends("password_shape")
+        if ends is None:
+            yield from (match.start() for match in _SHAPE.finditer(scan.text))
+            return
+        match = _SHAPE.match
+        for end in ends:
+            if match(scan.text, end - 2):
+                yield end - 2
 
     @staticmethod
     def _flag(text: str, anchor: int) -> Iterator[Span]:

@@ -84,6 +84,8 @@ NUMERIC = {
         rb"(?:^|[^A-Za-z0-9_\-])[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}",
         rb"(?:^|[^A-Za-z0-9_\-])[A-Z]{2,3} (?:[0-9]{4}|[A-Z][0-9][A-Z])",
     ),
+    # a symbol between two letters or digits (passwords.py: a strong password's shape)
+    "password_shape": (rb"[A-Za-z0-9][!#$%&*^~?][A-Za-z0-9]",),
 }
 
 
