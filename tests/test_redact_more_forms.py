@@ -220,3 +220,77 @@ def test_a_webvtt_voice_tag_is_not_a_version_cue(redactor: Redactor) -> None:
     text = "<v Tomasz Wierzbicki>10.40.0.9, it's decommissioned."
     assert ("ip", "10.40.0.9") in found(redactor, text)
     assert not [f for f in found(redactor, "deployed v 2.0.0.1 today") if f[0] == "ip"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("heroku token is 3f2a9c1e-7b4d-4e2a-9f1c-8d7e6b5a4c3b", "secret",
+         "3f2a9c1e-7b4d-4e2a-9f1c-8d7e6b5a4c3b"),
+        ("curl -H 'X-Api-Key 3f2a9c1e-7b4d-4e2a-9f1c-8d7e6b5a4c3b'", "secret",
+         "3f2a9c1e-7b4d-4e2a-9f1c-8d7e6b5a4c3b"),
+        ("example.com,https://example.com/login,alice,Zq8xY2wPmR4tLk9vBn3cHs7dFjQwE1Ab",
+         "secret", "Zq8xY2wPmR4tLk9vBn3cHs7dFjQwE1Ab"),
+        ("https://example.com/callback#Zq8xY2wPmR4tLk9vBn3cHs7dFjQwE1Ab", "secret",
+         "Zq8xY2wPmR4tLk9vBn3cHs7dFjQwE1Ab"),
+        ("filter: ip.src==192.168.1.23 and ip.dst!=10.0.0.5", "ip", "192.168.1.23"),
+        ("wireshark ip.addr==10.20.30.40", "ip", "10.20.30.40"),
+        ("upgraded nginx 1.25.3 and moved DNS to 8.8.8.8", "ip", "8.8.8.8"),
+    ],
+)
+def test_what_the_new_exceptions_must_not_hide(
+    redactor: Redactor, text: str, kind: str, value: str
+) -> None:
+    """Credentials and addresses next to the shapes the new rules leave alone (UUID ids,
+    URL path segments, pinned versions) are still found."""
+    assert (kind, value) in found(redactor, text)
+
+
+def test_a_cli_password_pattern_stays_inside_its_text(redactor: Redactor) -> None:
+    """Texts are joined for a batch; a pattern must neither lose a value at the end of a text
+    nor read a flag in the next text as the previous one's."""
+    mysql = "$ mysql -h db.internal -u admin -pZB#EF8UW"
+    _, found_in = redactor.scan_many([mysql, "next"])
+    assert ("password", "ZB#EF8UW") in [(f.kind, f.value) for f in found_in[0]]
+    _, found_in = redactor.scan_many([" mysql ", "-password-ku,'NSW 2000"])
+    assert found_in[1] == []
+
+
+def test_postcode_candidates_agree_with_and_without_the_prefilter() -> None:
+    from lore.redact import prefilter
+
+    text = "12 Oak Lane Springfield IL 62704-12345 and 455 Market, San Francisco, CA 94105"
+    results = []
+    for enabled in (True, False):
+        prefilter.ENABLED = enabled
+        try:
+            results.append([(f.kind, f.value) for f in Redactor(load_policy()).scan(text)])
+        finally:
+            prefilter.ENABLED = True
+    assert results[0] == results[1]
+    assert ("address", "455 Market, San Francisco, CA 94105") in results[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1 " + "A" * 400 + "/SW1A 1AA",  # many ways to split the capitals into words
+        " -p Xy7!abcd" * 3000,  # one long line of flags
+        " -p x" * 3000,
+    ],
+)
+def test_adversarial_lines_are_scanned_in_linear_time(redactor: Redactor, text: str) -> None:
+    """A liveness guard, not a benchmark: with backtracking or a rescan per flag these took
+    minutes; the alarm turns such a hang into a failure."""
+    import signal
+
+    def hang(*_: object) -> None:
+        raise TimeoutError("redaction did not finish")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    try:
+        redactor.scan(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from lore import Draft, Lore
+from lore.store import checkpoint
 from lore.store.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
 from lore.store.sqlite import SQLiteStore
 
@@ -89,3 +93,51 @@ def test_the_log_is_folded_into_the_database_on_close(tmp_path: Path) -> None:
     assert not (tmp_path / "lore.db-wal").exists()
     with Lore.open(tmp_path / "lore.db", embedder="hash", redaction=None) as lore:
         assert lore.stats()["records"] == 50
+
+
+def test_the_log_stays_bounded_under_a_stream_of_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-to-back commits keep the background checkpoint busy, so the log is never idle
+    enough to start over by itself; past LOG_SIZE_LIMIT the writer starts it over."""
+    monkeypatch.setattr(checkpoint, "LOG_SIZE_LIMIT", 1024 * 1024)
+    store = SQLiteStore(tmp_path / "lore.db")
+    store.db.execute("CREATE TABLE blobs (x BLOB)")
+    largest = 0
+    for _ in range(40):  # 8 MB through the log, with no pause between commits
+        with store.transaction() as db:
+            db.execute("INSERT INTO blobs VALUES (randomblob(200000))")
+        largest = max(largest, (tmp_path / "lore.db-wal").stat().st_size)
+    store.close()
+    assert largest < 2 * 1024 * 1024, largest
+
+
+def test_a_store_dropped_without_close_stops_its_thread(tmp_path: Path) -> None:
+    before = _threads()
+    store = SQLiteStore(tmp_path / "lore.db")
+    with store.transaction() as db:
+        db.execute("INSERT INTO meta VALUES ('k', 'v')")
+    started = _threads() - before
+    assert len(started) == 1
+    del store, db
+    gc.collect()
+    for thread in started:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def test_a_relative_path_survives_a_change_of_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    store = SQLiteStore("lore.db")
+    monkeypatch.chdir(tmp_path / "b")
+    with store.transaction() as db:
+        db.execute("INSERT INTO meta VALUES ('k', 'v')")
+    checkpointer = _checkpointer(store)
+    _wait_for_runs(checkpointer, 1)
+    assert checkpointer.last is not None and checkpointer.last[1] > 0  # the real log
+    assert not (tmp_path / "b" / "lore.db").exists()
+    store.close()

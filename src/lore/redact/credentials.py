@@ -88,6 +88,8 @@ class KnownKeyDetector(Detector):
         for match in matches:
             if match is None or (match.start() and text[match.start() - 1] in _WORD_CHARS):
                 continue  # no match there, or it starts inside a longer word
+            if "\x00" in match.group():
+                continue  # it runs across two texts of a batch (base.SEP)
             start, end = match.span(pattern.group)
             if start < end and len(set(text[max(start, end - 16) : end])) > 2:
                 yield start, end, pattern.kind  # (ghp_xxxx...xxxx is a documentation stand-in)
@@ -254,13 +256,14 @@ _HASH_BEFORE_LOWER = re.compile(_HASH_BEFORE.pattern.removeprefix("(?i)"))
 _HASH_PREFIX = re.compile(r"(?i)^(?:sha\d+|md5)[-:]")
 _LOWER_WORD = re.compile(r"[a-z][a-z_.-]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# A UUID is an id (idempotency_key, request id) unless the name just before it is a credential.
-_CREDENTIAL_NAME = re.compile(
-    r"(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|token|passw|pwd|auth"
-    r"|credential)[a-z_-]*[\"']?[ \t]*(?:=|:|=>)[ \t]*[\"']?$"
+# A UUID is an id (idempotency_key, request id) unless a credential word comes before it on
+# its line ("token 3f2a…", "X-Api-Key: 3f2a…", "the secret is 3f2a…").
+_CREDENTIAL_WORD = re.compile(
+    r"api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|token|passw|pwd|auth|credential"
 )
-# After a URL's "://", up to a token in its path: no query (?), value (=), space or quote.
-_URL_REST = re.compile(r"[^\s\x00\"'<>()?=]*")
+# After a URL's "://", up to a token in its path: host and path characters only (no query,
+# fragment, user, or a separator such as , ; | that ends the URL before the token).
+_URL_REST = re.compile(r"[A-Za-z0-9._~%/+-]*")
 # ...whose words may still say the path holds a credential (webhooks, bot tokens, signatures).
 _URL_SECRET_WORDS = re.compile(r"hook|bot|token|key|secret|auth|sig|cred|pass")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[^\x00]*?(?:-----END \1-----|\x00|\Z)")
@@ -399,7 +402,7 @@ class EntropyDetector(Detector):
                 return False
             cued = bool(self.cues.search(before))
         if hexish and _UUID.fullmatch(core):
-            return _CREDENTIAL_NAME.search(before.lower()) is not None
+            return _CREDENTIAL_WORD.search(before.lower()) is not None
         if hexish:
             return cued
         # A segment of a URL's path (a document id, a tracking link) is not a credential,

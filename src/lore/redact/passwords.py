@@ -87,9 +87,10 @@ class PasswordProseDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text = scan.text
+        lines: dict[tuple[int, bool], bool] = {}
         for anchor in scan.anchored(self.anchor_set):
             if text[anchor] == "-":
-                yield from self._flag(text, anchor)
+                yield from self._flag(text, anchor, lines)
             elif (match := _LINKED.match(text, anchor)) is not None:
                 value = match.group(2).rstrip(_TRAILING)
                 if strength(value) < 3:  # "...is Copperkettle42!": the ! may be its own
@@ -122,18 +123,24 @@ class PasswordProseDetector(Detector):
                 yield end - 2
 
     @staticmethod
-    def _flag(text: str, anchor: int) -> Iterator[Span]:
+    def _flag(text: str, anchor: int, lines: dict[tuple[int, bool], bool]) -> Iterator[Span]:
+        """A `-p`/`-a` value, when its line names a user or is a tool whose -a is the
+        password; `lines` remembers each line's answer (many flags on one long line)."""
         if anchor and not text[anchor - 1].isspace():
             return
         match = _FLAG.match(text, anchor)
-        if match is None:
+        if match is None or strength(match.group(2)) < 2:
             return
         line_start = text.rfind("\n", 0, anchor) + 1
-        line_end = text.find("\n", anchor)
-        line = text[line_start : line_end if line_end >= 0 else len(text)]
-        if match.group(1) == "-a" or match.group(1) == "--auth":
-            wanted = any(tool in line for tool in _AUTH_FLAG_TOOLS)
-        else:
-            wanted = _USER_FLAG.search(line) is not None
-        if wanted and strength(match.group(2)) >= 2:
+        auth = match.group(1) in ("-a", "--auth")
+        wanted = lines.get((line_start, auth))
+        if wanted is None:
+            line_end = text.find("\n", anchor)
+            line = text[line_start : line_end if line_end >= 0 else len(text)]
+            if auth:
+                wanted = any(tool in line for tool in _AUTH_FLAG_TOOLS)
+            else:
+                wanted = _USER_FLAG.search(line) is not None
+            lines[(line_start, auth)] = wanted
+        if wanted:
             yield match.start(2), match.end(2), "password"

@@ -332,24 +332,30 @@ class NinoDetector(Detector):
 
 # A dotted quad pinned to a package (sdk==2.8.0.1, sdk-2.8.0.1, 2.8.0.1-py3) is a version; so
 # is a small one (major and last part under 10) going "to" it after an x.y.z version on its
-# line ("urllib3 to 2.2.3, protobuf to 5.28.3.0"). (Not after @: ssh user@10.0.0.7.)
-_PINNED_BEFORE = ("==", "~=", ">=", "<=", "!=")
-_MOVED_TO = ("to ", "→ ", "-> ")
+# line ("urllib3 to 2.2.3, protobuf to 5.28.3.0"). Not after @ (ssh user@10.0.0.7), nor after a
+# name or words about addresses (ip.src==10.0.0.5, "moved DNS to 8.8.8.8").
+_PINNED_BEFORE = re.compile(r"([A-Za-z][\w.-]*)(?:==|~=|>=|<=|!=)\Z")
 _PACKAGE_BEFORE = re.compile(r"[A-Za-z][\w.]*[-_]\Z")
 _SUFFIX_AFTER = re.compile(r"[-+][A-Za-z]")
 _TRIPLE = re.compile(r"(?<![\d.])\d+\.\d+\.\d+(?![\d.])")
+_MOVED_TO = ("to ", "→ ", "-> ")
+_ADDRESS_WORDS = re.compile(
+    r"(?i)(?<![a-z])(?:ip|ips|addr|address|host|src|dst|source|dest|destination|peer|server"
+    r"|client|remote|gateway|dns|resolver|nameserver|proxy|route|subnet|net)(?![a-z])"
+)
 
 
 def _package_version(text: str, start: int, end: int, value: str) -> bool:
     before = text[max(0, start - 30) : start]
-    if before.endswith(_PINNED_BEFORE) or _SUFFIX_AFTER.match(text, end):
-        return True
-    if _PACKAGE_BEFORE.search(before[-20:]):
+    if pinned := _PINNED_BEFORE.search(before):
+        return not _ADDRESS_WORDS.search(pinned.group(1))
+    if _SUFFIX_AFTER.match(text, end) or _PACKAGE_BEFORE.search(before[-20:]):
         return True
     small = len(value.split(".", 1)[0]) == 1 and len(value.rsplit(".", 1)[1]) == 1
     if small and before.endswith(_MOVED_TO):
         line = before[before.rfind("\n") + 1 :]
-        return _TRIPLE.search(line) is not None
+        triples = list(_TRIPLE.finditer(line))
+        return bool(triples) and not _ADDRESS_WORDS.search(line, triples[-1].end())
     return False
 
 

@@ -77,7 +77,8 @@ def _postcode_ok(match: re.Match[str]) -> bool:
 # Back from a postcode: a house number, up to six words of the street, then up to three parts
 # (a unit, a district, a city), each after a comma, ending right before the postcode.
 _BEFORE_POSTCODE = re.compile(
-    rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,? (?:(?:{_WORD}|of|the|and|&) ?){{1,6}}"
+    rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,? (?:{_WORD}|of|the|and|&)"
+    rf"(?: (?:{_WORD}|of|the|and|&)){{0,5}}"
     rf"(?:, ?(?:(?:Suite|Unit|Apt\.?|Flat|Floor|Level) [\w-]+|{_WORD}(?: {_WORD}){{0,2}})){{0,3}}"
     r",? \Z"
 )
@@ -131,7 +132,8 @@ class PostalAddressDetector(Detector):
             return
         last = -1
         for end in ends:  # a shape ends 3 characters after a postcode's space, 8-10 after it starts
-            match = _POSTCODE.search(text, max(last, end - 12), min(len(text), end + 6))
+            # (room after it, so the look-ahead sees what follows as without the prefilter)
+            match = _POSTCODE.search(text, max(last, end - 12), min(len(text), end + 16))
             if match is not None and match.start() >= last:
                 last = match.end()
                 yield match

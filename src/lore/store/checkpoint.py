@@ -8,11 +8,15 @@ holding Python's GIL, so on a machine with two cores it overlaps the next batch'
 
 A passive checkpoint never waits for readers or writers; what it cannot copy yet, the next one
 does. The writer keeps its own automatic checkpoint as a safety net, at a larger size, for when
-this thread falls behind (or is not running, e.g. in another process writing the same file).
+this thread falls behind (or is not running, e.g. in another process writing the same file);
+and when the log file passes LOG_SIZE_LIMIT it checkpoints and starts it over itself
+(`bound_log`), since under a stream of writes the log may never be idle enough otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 
@@ -28,7 +32,7 @@ class Checkpointer:
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path = path  # absolute: the thread opens it later, maybe after a chdir
         self.runs = 0  # checkpoints completed
         self.last: tuple[int, int, int] | None = None  # (busy, log pages, pages checkpointed)
         self.error: str | None = None  # the last failure, if the last run failed
@@ -36,6 +40,7 @@ class Checkpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.running = threading.Lock()  # held during each checkpoint (see `bound_log`)
 
     def poke(self) -> None:
         """Ask for a checkpoint soon (after a commit)."""
@@ -48,13 +53,18 @@ class Checkpointer:
                     self._thread.start()
         self._wake.set()
 
-    def close(self) -> None:
-        """Stop the thread once its current checkpoint ends; the connection closes with it."""
-        with self._lock:
-            self._stopping = True
-            thread = self._thread
+    def stop(self) -> None:
+        """Ask the thread to end after its current checkpoint (without waiting for it); its
+        connection closes with it. Safe from any thread, a garbage collector's included."""
+        self._stopping = True
         self._wake.set()
-        if thread is not None:
+
+    def close(self) -> None:
+        """Stop the thread and wait for it."""
+        with self._lock:
+            self.stop()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
             thread.join()
 
     def _run(self) -> None:
@@ -70,7 +80,10 @@ class Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    # fetchall: a statement left unfinished would keep a read open on this
+                    # connection, and the writer could then never start the log over.
+                    with self.running:
+                        row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
                 except sqlite3.Error as exc:  # e.g. the file went away; the writer's own
                     self.error = str(exc)  # automatic checkpoint still bounds the log
                     continue
@@ -86,3 +99,18 @@ def configure_writer(db: sqlite3.Connection) -> None:
     from staying large after a burst of writes."""
     db.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
     db.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
+
+
+def bound_log(db: sqlite3.Connection, checkpointer: Checkpointer) -> None:
+    """After a commit: when the log file has grown past LOG_SIZE_LIMIT (under a stream of
+    writes the background checkpoints may never find it idle enough to start over), the
+    writer waits for the thread's checkpoint in progress, then checkpoints itself, waiting
+    for readers, so that the next write starts the log over (and truncates the file)."""
+    try:
+        size = os.stat(checkpointer.path + "-wal").st_size
+    except OSError:
+        return
+    if size > LOG_SIZE_LIMIT:
+        with checkpointer.running, contextlib.suppress(sqlite3.OperationalError):
+            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()  # (busy: next commit)
+

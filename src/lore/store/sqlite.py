@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import NotFound, StorageError
 from ..types import Draft, Filters, Record, Source, from_epoch
 from . import migrations
-from .checkpoint import Checkpointer, configure_writer
+from .checkpoint import Checkpointer, bound_log, configure_writer
 from .clauses import HIDDEN_CONDITION, filter_clause, is_unfiltered, namespace_clause
 from .keys import KeysMixin
 from .sources import SourcesMixin
@@ -86,7 +87,11 @@ class SQLiteStore(SourcesMixin, KeysMixin):
                 f"cannot open database {self.path}: {exc}",
                 hint="check the path, or move a damaged file aside and run `lore init`",
             ) from exc
-        self._checkpointer = Checkpointer(self.path) if mode == "wal" else None
+        self._checkpointer: Checkpointer | None = None
+        if mode == "wal":  # (the file's absolute path, as SQLite resolved it at open)
+            self._checkpointer = Checkpointer(self.db.execute("PRAGMA database_list").fetchone()[2])
+            # A store dropped without close() stops its thread (which holds no reference to it).
+            weakref.finalize(self, self._checkpointer.stop)
         self._lock = threading.RLock()
         self._rowid_cache: dict[tuple[Any, ...], tuple[tuple[int, int], np.ndarray]] = {}
         # The last stored_identities() answer, reused by insert_rows when nothing was written.
@@ -122,6 +127,7 @@ class SQLiteStore(SourcesMixin, KeysMixin):
                 self.db.execute("COMMIT")
                 if self._checkpointer is not None:
                     self._checkpointer.poke()
+                    bound_log(self.db, self._checkpointer)
 
     # -- writes ---------------------------------------------------------------
     def insert_rows(self, rows: Sequence[StoredRow]) -> list[tuple[int, str] | None]:
