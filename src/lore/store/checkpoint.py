@@ -10,7 +10,7 @@ A passive checkpoint never waits for readers or writers; what it cannot copy yet
 does. The writer keeps its own automatic checkpoint as a safety net, at a larger size, for when
 this thread falls behind (or is not running, e.g. in another process writing the same file);
 and when the log file passes LOG_SIZE_LIMIT it checkpoints and starts it over itself
-(`bound_log`), since under a stream of writes the log may never be idle enough otherwise.
+(`Checkpointer.after_commit`): under a stream of writes the log may never be idle otherwise.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Checkpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.running = threading.Lock()  # held during each checkpoint (see `bound_log`)
+        self.running = threading.Lock()  # held during each checkpoint (see `after_commit`)
 
     def poke(self) -> None:
         """Ask for a checkpoint soon (after a commit)."""
@@ -52,6 +52,21 @@ class Checkpointer:
                     )
                     self._thread.start()
         self._wake.set()
+
+    def after_commit(self, writer: sqlite3.Connection) -> None:
+        """Called by the writer after each commit: a checkpoint soon, on the thread; and when
+        the log file has grown past LOG_SIZE_LIMIT (under a stream of writes the background
+        checkpoints may never find it idle enough to start over), the writer waits for the
+        checkpoint in progress, then checkpoints itself, waiting for readers, so that its
+        next write starts the log over (and truncates the file)."""
+        self.poke()
+        try:
+            size = os.stat(self.path + "-wal").st_size
+        except OSError:
+            return
+        if size > LOG_SIZE_LIMIT:
+            with self.running, contextlib.suppress(sqlite3.OperationalError):
+                writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()  # (busy: next time)
 
     def stop(self) -> None:
         """Ask the thread to end after its current checkpoint (without waiting for it); its
@@ -80,8 +95,7 @@ class Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    # fetchall: a statement left unfinished would keep a read open on this
-                    # connection, and the writer could then never start the log over.
+                    # (fetchall: the statement is finished, holding nothing open afterwards)
                     with self.running:
                         row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
                 except sqlite3.Error as exc:  # e.g. the file went away; the writer's own
@@ -99,18 +113,3 @@ def configure_writer(db: sqlite3.Connection) -> None:
     from staying large after a burst of writes."""
     db.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
     db.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
-
-
-def bound_log(db: sqlite3.Connection, checkpointer: Checkpointer) -> None:
-    """After a commit: when the log file has grown past LOG_SIZE_LIMIT (under a stream of
-    writes the background checkpoints may never find it idle enough to start over), the
-    writer waits for the thread's checkpoint in progress, then checkpoints itself, waiting
-    for readers, so that the next write starts the log over (and truncates the file)."""
-    try:
-        size = os.stat(checkpointer.path + "-wal").st_size
-    except OSError:
-        return
-    if size > LOG_SIZE_LIMIT:
-        with checkpointer.running, contextlib.suppress(sqlite3.OperationalError):
-            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()  # (busy: next commit)
-

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import NotFound, StorageError
 from ..types import Draft, Filters, Record, Source, from_epoch
 from . import migrations
-from .checkpoint import Checkpointer, bound_log, configure_writer
+from .checkpoint import Checkpointer, configure_writer
 from .clauses import HIDDEN_CONDITION, filter_clause, is_unfiltered, namespace_clause
 from .keys import KeysMixin
 from .sources import SourcesMixin
@@ -126,8 +126,7 @@ class SQLiteStore(SourcesMixin, KeysMixin):
             else:
                 self.db.execute("COMMIT")
                 if self._checkpointer is not None:
-                    self._checkpointer.poke()
-                    bound_log(self.db, self._checkpointer)
+                    self._checkpointer.after_commit(self.db)
 
     # -- writes ---------------------------------------------------------------
     def insert_rows(self, rows: Sequence[StoredRow]) -> list[tuple[int, str] | None]:
