@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lore import Lore
+from lore.redact import Redactor, load_policy
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -25,3 +26,10 @@ def lore(tmp_path: Path) -> Iterator[Lore]:
     """A fresh store in a real SQLite file, with the deterministic hash embedder."""
     with Lore.open(tmp_path / "lore.db", embedder="hash") as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    """The built-in redaction policy, one per test module."""
+    return Redactor(load_policy())
+

@@ -11,11 +11,6 @@ GHP = "ghp_I58sH508b7i6T7PqqJiI0RfMXHt6OGIa2XdU"
 AWS_SECRET = "pFBwjJVmPxyPN5KqZ96uK9zuEjiCS675ooRkY1Dm"
 
 
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    return Redactor(load_policy())
-
-
 def kinds(redactor: Redactor, text: str) -> list[tuple[str, str]]:
     return [(f.kind, f.value) for f in redactor.scan(text)]
 

@@ -27,11 +27,6 @@ from lore.redact.personal import CardDetector, IpDetector, PhoneDetector, luhn_o
 from lore.redact.redactor import Finding, Redacted
 
 
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    return Redactor(load_policy())
-
-
 def detector(redactor: Redactor, cls: type) -> Any:
     return next(d for d in redactor.detectors if isinstance(d, cls))
 

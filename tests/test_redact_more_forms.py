@@ -6,18 +6,15 @@ Every example is invented; none comes from a labelled set.
 from __future__ import annotations
 
 import pytest
+from test_redact_detectors import kinds as found
 
 from lore.redact import Redactor, load_policy
 from lore.redact.passwords import strength
 
 
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    return Redactor(load_policy())
-
-
-def found(redactor: Redactor, text: str) -> list[tuple[str, str]]:
-    return [(f.kind, f.value) for f in redactor.scan(text)]
+def kinds_in(redactor: Redactor, text: str) -> set[str]:
+    """The kinds of value found in `text`."""
+    return {kind for kind, _ in found(redactor, text)}
 
 
 PASSWORDS = [
@@ -60,7 +57,7 @@ NOT_PASSWORDS = [
 
 @pytest.mark.parametrize("text", NOT_PASSWORDS)
 def test_words_and_codes_that_only_look_like_passwords(redactor: Redactor, text: str) -> None:
-    assert not [f for f in found(redactor, text) if f[0] == "password"]
+    assert "password" not in kinds_in(redactor, text)
 
 
 def test_strength_counts_character_classes_of_plausible_values_only() -> None:
@@ -115,7 +112,7 @@ NOT_ADDRESSES = [
 def test_postcodes_and_street_words_alone_are_not_addresses(
     redactor: Redactor, text: str
 ) -> None:
-    assert not [f for f in found(redactor, text) if f[0] == "address"]
+    assert "address" not in kinds_in(redactor, text)
 
 
 def test_the_new_anchor_literals_keep_the_fast_keyword_pass(redactor: Redactor) -> None:
@@ -133,7 +130,7 @@ IDS_NOT_SECRETS = [
 
 @pytest.mark.parametrize("text", IDS_NOT_SECRETS)
 def test_ids_and_url_path_segments_are_not_secrets(redactor: Redactor, text: str) -> None:
-    assert not [f for f in found(redactor, text) if f[0] == "secret"]
+    assert "secret" not in kinds_in(redactor, text)
 
 
 CREDENTIALS_STILL_FOUND = [
@@ -163,7 +160,7 @@ def test_credentials_named_as_such_are_still_found(
 def test_pinned_and_listed_four_part_versions_are_not_addresses(
     redactor: Redactor, text: str
 ) -> None:
-    assert not [f for f in found(redactor, text) if f[0] == "ip"]
+    assert "ip" not in kinds_in(redactor, text)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +216,7 @@ def test_message_ids_and_public_keys_are_left_alone(redactor: Redactor, text: st
 def test_a_webvtt_voice_tag_is_not_a_version_cue(redactor: Redactor) -> None:
     text = "<v Tomasz Wierzbicki>10.40.0.9, it's decommissioned."
     assert ("ip", "10.40.0.9") in found(redactor, text)
-    assert not [f for f in found(redactor, "deployed v 2.0.0.1 today") if f[0] == "ip"]
+    assert "ip" not in kinds_in(redactor, "deployed v 2.0.0.1 today")
 
 
 @pytest.mark.parametrize(

@@ -87,11 +87,6 @@ def run(redactor: Redactor, batch: list[str], enabled: bool) -> tuple[object, ..
     return views, found, [(r.text, r.redactions, r.topic) for r in redacted], used
 
 
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    return Redactor(load_policy())
-
-
 needs_hyperscan = pytest.mark.skipif(
     prefilter._hs is None, reason="hyperscan does not import on this platform"
 )
