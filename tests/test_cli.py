@@ -81,7 +81,7 @@ def _assert_one_line_error(result: Result, code: int, *, hint: bool) -> None:
 
 def test_init(db: Path) -> None:
     first = as_json(run(db, "init", "--json"))
-    assert first == {"path": str(db), "created": True, "embedder": "hash:256", "records": 0}
+    assert first == {"path": str(db), "created": True, "embedder": "hash:256:v2", "records": 0}
     assert db.exists()
     assert as_json(run(db, "init", "--json"))["created"] is False
     assert "exists" in run(db, "init").stdout
@@ -185,7 +185,7 @@ def test_expand(filled: Path) -> None:
 
 def test_stats(filled: Path) -> None:
     data = as_json(run(filled, "stats", "--json"))
-    assert data["records"] == 4 and data["sessions"] == 2 and data["embedder"] == "hash:256"
+    assert data["records"] == 4 and data["sessions"] == 2 and data["embedder"] == "hash:256:v2"
     assert "records    4" in run(filled, "stats").stdout
     assert data["memories"] == {} and data["distill_failures"] == 0
 

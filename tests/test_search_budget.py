@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -70,19 +72,35 @@ def test_filtered_rowids_follow_new_records(tmp_path: Path) -> None:
         assert "third note" in [h.record.text for h in lore.search("third", namespace="a")]
 
 
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+
+
+def _pair_hash(left: int, right: int) -> int:
+    """splitmix64's finaliser over left * golden + right, in plain integers."""
+    mask = (1 << 64) - 1
+    value = (left * 0x9E3779B97F4A7C15 + right) & mask
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
+    return value ^ (value >> 31)
+
+
 def test_hash_embedder_matches_its_definition() -> None:
-    """Caching feature hashes must not change a single vector (stored ones stay comparable)."""
-    texts = ["The deploy failed, again!", "", "¡Olé! naïve café", "a a a b", "x" * 50]
+    """Batching and caching must not change a single vector (stored ones stay comparable):
+    each lower-cased word and each pair of neighbouring words adds +1 or -1 (the hash's top
+    bit) to the bucket its hash modulo dim names."""
+    texts = ["The deploy failed, again!", "", "¡Olé! naïve café", "a a a b", "x" * 50, "one"]
     for dim in (8, 256):
         embedder = HashEmbedder(dim)
         expected = np.zeros((len(texts), dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for feature in embedder._features(text):
-                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-                value = int.from_bytes(digest, "little")
+            words = [_word_hash(w) for w in re.findall(r"\w+", text.lower())]
+            for value in words + [_pair_hash(a, b) for a, b in pairwise(words)]:
                 expected[row, value % dim] += 1.0 if value >> 63 else -1.0
         assert np.array_equal(embedder.embed_batch(texts), expected)
         assert np.array_equal(embedder.embed_batch(texts), expected)  # from the cache
+        alone = np.stack([embedder.embed_batch([text])[0] for text in texts])
+        assert np.array_equal(alone, expected)  # a text's vector does not depend on its batch
 
 
 def _chat_store(path: Path, settings: SearchSettings | None = None) -> Lore:

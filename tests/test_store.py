@@ -118,12 +118,12 @@ def test_embedder_mismatch_is_refused_then_reembedded(tmp_path: Path) -> None:
     with pytest.raises(EmbedderMismatch, match="hash:256"):
         Lore.open(path, embedder="hash:64")
     with Lore.open(path, embedder="hash:64", reembed=True) as lore:
-        assert lore.stats()["embedder"] == "hash:64"
+        assert lore.stats()["embedder"] == "hash:64:v2"
         assert (
             lore.search("webhook", mode="vector")[0].record.text == "payments webhook retried twice"
         )
     with Lore.open(path) as lore:  # the default is now the store's own embedder
-        assert lore.embedder.identity == "hash:64"
+        assert lore.embedder.identity == "hash:64:v2"
 
 
 def test_a_store_from_before_store_ids_still_checks_its_embedder(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_a_store_from_before_store_ids_still_checks_its_embedder(tmp_path: Path)
     with pytest.raises(EmbedderMismatch, match="hash:256"):
         Lore.open(path, embedder="hash:64")
     with Lore.open(path, embedder="hash:64", reembed=True) as lore:
-        assert lore.stats()["embedder"] == "hash:64"
+        assert lore.stats()["embedder"] == "hash:64:v2"
         assert lore.store.get_meta("store_id")
 
 
@@ -283,3 +283,16 @@ def test_content_hash_is_unchanged_for_stored_records() -> None:
     fields = ["utterance", "s1", 4, "ann", "user", 1772445845.25, 'Café "ß"\u2028 😀']
     payload = json.dumps(fields, ensure_ascii=False).encode()
     assert content_hash(draft) == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_store_of_the_first_hash_embedder_asks_for_a_reembed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Lore.open(path, embedder="hash") as lore:
+        lore.add("kept across versions")
+        lore.store.set_meta("embedder", "hash:256")  # what the first version recorded
+    with pytest.raises(EmbedderMismatch, match=r"'hash:256'.*'hash:256:v2'"):
+        Lore.open(path)
+    with Lore.open(path, embedder="hash", reembed=True) as lore:
+        assert lore.search("kept across versions", k=1)[0].record.text == "kept across versions"
+    with pytest.raises(ConfigError, match="version 'v1'"):
+        Lore.open(tmp_path / "new.db", embedder="hash:256:v1")
