@@ -515,3 +515,423 @@ def test_allowed_values_are_left_alone_alone_or_among_others(redactor: Redactor)
     for text, kinds in cases.items():
         assert [f.kind for f in redactor.scan(text)] == kinds, text
         assert key in redactor.redact(text).text
+
+
+# -- quick tests before costly searches (IP versions, packages, prefixes, Message-IDs) ------
+
+VERSION_PIECES = [
+    "v",
+    "V",
+    "v ",
+    "v\n",
+    "ver",
+    "version ",
+    "Versions",
+    "rev",
+    "Revision",
+    "release",
+    "Released",
+    "build",
+    "Builds",
+    "firmware",
+    "HOTFIX",
+    "hotfixes",
+    "changelog",
+    "bump",
+    "bumped",
+    "server",
+    "over",
+    " ",
+    "\n",
+    "x",
+    "1",
+    ".",
+    "-",
+    "_",
+    "==",
+    "~=",
+    ">=",
+    "!=",
+    "<=",
+    "sdk",
+    "ip",
+    "host",
+    "to ",
+    "→ ",
+    "-> ",
+    "1.2.3",
+    "a",
+]
+
+
+def test_version_and_package_quick_tests_change_nothing(redactor: Redactor) -> None:
+    """_version, _package_version and _keep test str.endswith / startswith / `in` first:
+    the answers are those of the plain searches."""
+    found = detector(redactor, IpDetector)
+    items = random_texts(91, VERSION_PIECES, 20000, 12)
+    for before in items:
+        plain = (
+            found._VERSION_LOWER.search(before.lower()) is not None
+            if before.isascii()
+            else found._VERSION.search(before) is not None
+        )
+        assert found._version(before) == plain, before
+
+    def package_reference(text: str, start: int, end: int, value: str) -> bool:
+        before = text[max(0, start - 30) : start]
+        if pinned := personal._PINNED_BEFORE.search(before):
+            return not personal._ADDRESS_WORDS.search(pinned.group(1))
+        if personal._SUFFIX_AFTER.match(text, end) or personal._PACKAGE_BEFORE.search(before[-20:]):
+            return True
+        small = len(value.split(".", 1)[0]) == 1 and len(value.rsplit(".", 1)[1]) == 1
+        if small and before.endswith(personal._MOVED_TO):
+            line = before[before.rfind("\n") + 1 :]
+            triples = list(personal._TRIPLE.finditer(line))
+            return bool(triples) and not personal._ADDRESS_WORDS.search(line, triples[-1].end())
+        return False
+
+    rng = random.Random(92)
+    after = ["", "-rc1", "+b", "-", "+", "/24", "/", "/33", " ", "x"]
+    for before in items[:5000]:
+        value = rng.choice(["1.2.3.4", "10.0.0.1", "192.168.1.10", "8.8.8.8"])
+        text = before + value + rng.choice(after)
+        start, end = len(before), len(before) + len(value)
+        assert personal._package_version(text, start, end, value) == package_reference(
+            text, start, end, value
+        ), text
+        plain = IpDetector(redactor.policy)
+        assert found._keep(value, text, end, 32) == plain._keep(value, text, end, 32)
+
+
+def test_message_id_quick_test_changes_nothing(redactor: Redactor) -> None:
+    pieces = [
+        "Message-ID",
+        "msg_id",
+        "In-Reply-To",
+        ":",
+        "=",
+        " ",
+        "<",
+        "<\n",
+        "\n",
+        "x",
+        "a.b@example.com",
+        "mail ",
+        ">",
+    ]
+    items = random_texts(93, pieces, 3000, 10) + texts()
+    found = detector(redactor, personal.EmailDetector)
+    plain = personal.EmailDetector(redactor.policy)
+
+    class Pattern:  # _MESSAGE_ID searched everywhere (the quick test then never decides)
+        def search(self, text: str, pos: int, endpos: int) -> object:
+            return personal.EmailDetector._MESSAGE_ID.search(text, pos, endpos)
+
+    for scan in scans(redactor, items):
+        want = list(found.find(scan))
+        text = scan.text
+        reference = []
+        for start, end, kind in plain.find(scan):
+            reference.append((start, end, kind))
+        assert want == reference
+        # and the precheck only skips searches that find nothing
+        for at in scan.positions("@"):
+            for start in range(max(0, at - 64), at):
+                line_start = text.rfind("\n", 0, start) + 1
+                hit = Pattern().search(text, max(line_start, start - 30), start)
+                if hit is not None:
+                    assert text.find("<", max(0, start - 2), start) >= 0
+
+
+def test_postcode_look_behind_moved_after_the_digit_changes_nothing() -> None:
+    from lore.redact import postal
+
+    plain = re.compile(
+        r"(?<![\w.,-])\d{1,5}"
+        + postal._BEFORE_POSTCODE.pattern.removeprefix(r"\d(?<![\w.,-]\d)\d{0,4}")
+    )
+    assert plain.pattern != postal._BEFORE_POSTCODE.pattern
+    pieces = [
+        "12",
+        "3",
+        "-",
+        ".",
+        ",",
+        " ",
+        "Baker",
+        "Street",
+        "Suite 4",
+        ", ",
+        "of",
+        "London",
+        "x1",
+        "_",
+        "Flat 2",
+    ]
+    for text in random_texts(94, pieces, 5000, 14) + texts()[:300]:
+        for low in (0, len(text) // 3):
+            got = postal._BEFORE_POSTCODE.search(text, low, len(text))
+            want = plain.search(text, low, len(text))
+            assert (got and got.span()) == (want and want.span()), text
+
+
+def test_ascii_strength_counts_as_the_character_tests() -> None:
+    from lore.redact import passwords
+
+    def reference(value: str) -> int:
+        if not 8 <= len(value) <= 64 or "://" in value:
+            return 0
+        if not passwords._NOT_IN_VALUE.isdisjoint(value):
+            return 0
+        if passwords._EMAIL_LIKE.search(value) or passwords._DOTTED_DIGITS.search(value):
+            return 0
+        if passwords._WORD_WITH_DIGITS.fullmatch(value) or passwords._HEX_OR_ID.fullmatch(value):
+            return 0
+        if not any(c.isalpha() for c in value):
+            return 0
+        return (
+            any(c.islower() for c in value)
+            + any(c.isupper() for c in value)
+            + any(c.isdigit() for c in value)
+            + any(not c.isalnum() for c in value)
+        )
+
+    rng = random.Random(95)
+    alphabet = "aZ09!#$%&*^~?._-+ xyzXYZ"
+    for _ in range(30000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 70)))
+        assert passwords.strength(value) == reference(value), value
+
+
+# -- the topic plan, the whole-text mask, the one-finding text --------------------------------
+
+
+def test_topic_plans_classify_as_classify(redactor: Redactor) -> None:
+    from lore.redact.topics import _classify
+
+    topics = redactor.topics
+    pieces = [
+        "salary",
+        "pay rise",
+        "bonus",
+        "equity",
+        "payroll",
+        "pay",
+        "offer",
+        "band",
+        "my doctor",
+        "hospital",
+        "treatment",
+        "stress",
+        "leave",
+        "PIP",
+        "rated",
+        "review",
+        "manager",
+        "feedback",
+        "grievance",
+        "outcome",
+        "hearing",
+        " ",
+        ". ",
+        "\n\n",
+        "x",
+    ]
+    items = random_texts(96, pieces, 3000, 12) + texts()
+    for batch_start in range(0, len(items), 256):
+        batch = items[batch_start : batch_start + 256]
+        scan = Scan(batch, redactor.anchors)
+        got = topics.hits_many(scan, batch, [True] * len(batch))
+        for text, hits in zip(batch, got, strict=True):
+            literals = {w for w in topics.by_literal if w in text.lower()}
+            candidates, strong, weak = topics._plan(literals)
+            assert _classify(text, strong, weak) == topics.classify(text, candidates)
+            want = topics.classify(text)
+            assert [h.rule for h in hits] == ([want] if want is not None and hits else [])
+
+
+def test_masked_and_one_finding_texts_as_the_general_assembly(redactor: Redactor) -> None:
+    """The quick paths of _assemble (a whole text masked) and _replace_many (one finding)
+    give what the general loop gives (written out here)."""
+    import json
+
+    def reference(
+        red: Redactor, text: str, findings: list[Finding], hits: Any, field: str | None
+    ) -> tuple[str, str, tuple[Finding, ...], str | None]:
+        if hits:
+            findings = [
+                f for f in findings if not any(h.start < f.end and f.start < h.end for h in hits)
+            ]
+        pieces = [(f.start, f.end, f.kind, "") for f in findings]
+        pieces += [(h.start, h.end, "topic", h.rule.label) for h in hits]
+        pieces.sort(key=lambda p: p[0])
+        out, audit, cursor, length = [], [], 0, 0
+        for start, end, kind, label in pieces:
+            out.append(text[cursor:start])
+            length += start - cursor
+            entry: dict[str, Any] = {"kind": kind}
+            if kind == "topic":
+                mark = red.policy.topic_placeholder.format(topic=label)
+                entry["topic"] = label
+            else:
+                mark = red.placeholder("default", kind, text[start:end])
+            if field is not None:
+                entry["field"] = field
+            entry.update(start=length, end=length + len(mark), placeholder=mark)
+            audit.append(entry)
+            out.append(mark)
+            length += len(mark)
+            cursor = end
+        out.append(text[cursor:])
+        topic = hits[0].rule.label if hits else None
+        return "".join(out), json.dumps(audit), tuple(findings), topic
+
+    red = Redactor(load_policy())
+    items = texts()
+    for field in (None, "metadata.subject"):
+        for start in range(0, len(items), 256):
+            batch = items[start : start + 256]
+            scan, found = red.scan_many(batch)
+            hits = red.topics.hits_many(scan, batch, [True] * len(batch))
+            got = red.redact_many(batch, fields=[field] * len(batch))
+            for text, findings, hit, result in zip(batch, found, hits, got, strict=True):
+                want = reference(red, text, findings, hit, field)
+                assert (
+                    result.text,
+                    json.dumps(result.redactions),
+                    result.findings,
+                    result.topic,
+                ) == want
+
+
+# -- ASCII-digit patterns, look-behinds after the first character, gated cue searches --------
+
+
+def test_ascii_digit_patterns_find_the_same_where_digits_are_0_to_9(redactor: Redactor) -> None:
+    """Where Scan.ascii_digits holds, the [0-9] forms of the digit patterns (base.ascii_digits)
+    find what the \\d forms find; with other digits in a batch the \\d forms are used."""
+    from lore.redact import addresses
+    from lore.redact.base import ascii_digits
+
+    pairs = [
+        (PhoneDetector._PATTERN, PhoneDetector._PATTERN_ASCII),
+        (CardDetector._PATTERN, CardDetector._PATTERN_ASCII),
+        (personal.SsnDetector._PATTERN, personal.SsnDetector._PATTERN_ASCII),
+        (personal.SsnDetector._BARE, personal.SsnDetector._BARE_ASCII),
+        (IpDetector._V4, IpDetector._V4_ASCII),
+        (AddressDetector._EN, AddressDetector._EN_ASCII),
+        (addresses._EN_START, addresses._EN_START_ASCII),
+    ]
+    for plain, fast in pairs[:-1]:
+        assert fast.pattern == ascii_digits(plain).pattern and "\\d" not in fast.pattern
+    assert ascii_digits(re.compile(r"[^\d]\\d[\d-]")).pattern == r"[^0-9]\\d[0-9-]"
+    pieces = [
+        "1",
+        "23",
+        "456",
+        "2024",
+        " ",
+        "-",
+        ".",
+        "/",
+        "(",
+        ")",
+        "+",
+        ",",
+        ":",
+        "x",
+        "\n",
+        "192.168.0.1",
+        "555-0100",
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "Main",
+        "Street",
+        "221B Baker Street",
+        "Suite 4",
+        "_",
+        "\x00",
+        "é",
+    ]
+    items = random_texts(97, pieces, 4000, 14) + texts()
+    for scan in scans(redactor, items):
+        if not scan.ascii_digits:
+            continue
+        for plain, fast in pairs:
+            assert [m.span() for m in fast.finditer(scan.text)] == [
+                m.span() for m in plain.finditer(scan.text)
+            ]
+    assert not Scan(["\u0663\u0664 x"], redactor.anchors).ascii_digits
+    assert Scan(["12 \u00e9"], redactor.anchors).ascii_digits
+
+
+def test_other_digit_pattern_is_a_decimal_digit_outside_ascii() -> None:
+    from lore.redact.base import _OTHER_DIGIT
+
+    plain = re.compile(r"[^\D0-9]")
+    for code in range(0x110000):
+        char = chr(code)
+        assert bool(_OTHER_DIGIT.search(char)) == bool(plain.search(char)), hex(code)
+
+
+def test_look_behind_after_the_first_character_finds_the_same() -> None:
+    from lore.redact.base import word_start_first
+
+    words = ["reference", "ref", "id", "po", "dial-in", "a", "\nx", "-p"]
+    fast = re.compile(rf"(?:{word_start_first(words, r'[a-z0-9_]')})(?![a-z])")
+    body = "|".join(re.escape(w) for w in words)
+    plain = re.compile(rf"(?<![a-z0-9_])(?:{body})(?![a-z])")
+    pieces = [*words, "x", " ", "_", "\n", "1", "re", "f"]
+    for text in random_texts(98, pieces, 20000, 8):
+        for pos in (0, len(text) // 2):
+            assert [m.span() for m in fast.finditer(text, pos)] == [
+                m.span() for m in plain.finditer(text, pos)
+            ], text
+
+
+def test_gated_cue_searches_answer_as_the_searches(redactor: Redactor) -> None:
+    topics = redactor.topics
+    gated = [key for key, search in topics.searches.items() if search != topics.cues[key].search]
+    assert len(gated) > len(topics.cues) // 2  # (most cues start with a word)
+    pieces = [
+        "pay",
+        "stub",
+        "stubs",
+        "my ",
+        "doctor",
+        "GP",
+        "Pay Stub",
+        "x",
+        " ",
+        "\n",
+        "-",
+        "mypay",
+        "salary",
+        "sacrifice",
+        "_",
+        "é",
+        "review",
+    ]
+    items = random_texts(99, pieces, 3000, 10) + texts()[:400]
+    for key in gated:
+        search, pattern = topics.searches[key], topics.cues[key]
+        for text in items:
+            assert bool(search(text)) == (pattern.search(text) is not None), (key, text)
+
+
+def test_luhn_quick_sum_agrees() -> None:
+    def reference(digits: str) -> bool:
+        total = 0
+        for index, char in enumerate(reversed(digits)):
+            value = ord(char) - 48
+            if index % 2:
+                value = value * 2 - 9 if value > 4 else value * 2
+            total += value
+        return total % 10 == 0
+
+    rng = random.Random(100)
+    for _ in range(50000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 22)))
+        assert luhn_ok(digits) == reference(digits)
+    for odd in ("", "12a4", "\u0663\u0664", "4111 1111"):
+        assert luhn_ok(odd) == reference(odd)

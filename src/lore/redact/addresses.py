@@ -8,7 +8,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import chain
 
-from .base import Detector, Scan, Span, register
+from .base import Detector, Scan, Span, ascii_digits, register
 from .policy import Policy
 
 _SUFFIX = (
@@ -26,6 +26,8 @@ _TAIL = rf"(?:{_UNIT}?(?:, ?{_CITY}){{0,2}},? {_POSTCODE}|{_UNIT}?(?:, ?{_CITY})
 
 # Where an _EN match can start: its first character and the look-behind after it.
 _EN_START = re.compile(r"\d(?<![\w.,-]\d)")
+# The same where every digit is 0-9 (Scan.ascii_digits): a plain set, which `re` skips to faster.
+_EN_START_ASCII = re.compile(r"[0-9](?<![\w.,-][0-9])")
 
 
 @register("address")
@@ -38,6 +40,7 @@ class AddressDetector(Detector):
         rf"\d(?<![\w.,-]\d)\d{{0,4}}[A-Za-z]?(?:-\d{{1,5}})? (?:{_NAME} ){{1,4}}"
         rf"(?:{_SUFFIX})\b\.?(?: (?:NW|NE|SW|SE|N|S|E|W)\b)?{_TAIL}"
     )
+    _EN_ASCII = ascii_digits(_EN)  # (for Scan.ascii_digits)
     # Hyphenated names too: Karl-Marx-Allee, Graf-Adolf-Straße.
     _DE = re.compile(
         r"[A-ZÄÖÜ](?<![\w-][A-ZÄÖÜ])[a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*"
@@ -57,9 +60,12 @@ class AddressDetector(Detector):
         # German suffixes end a word: found anywhere (no two occurrences can overlap)
         german = scan.german
         anchors = scan.anchored(self.anchor_set) + german  # (a new list: that one is shared)
+        ascii = scan.ascii_digits
+        starts = _EN_START_ASCII if ascii else _EN_START
+        english = self._EN_ASCII if ascii else self._EN
         for anchor in anchors:
             low, high = max(0, anchor - 80), min(size, anchor + 120)
-            matches = self._english(text, low, high, anchor)
+            matches = self._english(text, low, high, anchor, starts, english)
             # A German match holds a suffix (one of `german`) inside the window: else skip it.
             index = bisect_left(german, low)
             if index < len(german) and german[index] < high:
@@ -75,13 +81,21 @@ class AddressDetector(Detector):
                     end -= 1
                 yield match.start(), end, "address"
 
-    def _english(self, text: str, low: int, high: int, anchor: int) -> Iterator[re.Match[str]]:
+    def _english(
+        self,
+        text: str,
+        low: int,
+        high: int,
+        anchor: int,
+        starts: re.Pattern[str] = _EN_START,
+        english: re.Pattern[str] | None = None,
+    ) -> Iterator[re.Match[str]]:
         """What _EN.finditer(text, low, high) finds, up to the first match that starts after
         `anchor`: tried only where a match can start (_EN_START) up to the anchor, not at every
         position of the window."""
         cursor = low
-        match = self._EN.match
-        for candidate in _EN_START.finditer(text, low, anchor + 1):
+        match = (english or self._EN).match
+        for candidate in starts.finditer(text, low, anchor + 1):
             start = candidate.start()
             if start >= cursor and (found := match(text, start, high)) is not None:
                 yield found

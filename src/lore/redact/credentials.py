@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import cast
 
-from .base import Detector, Scan, Span, register
+from .base import Detector, Scan, Span, register, word_start_first
 from .policy import KeyPattern, Policy
 
 
@@ -327,8 +327,13 @@ class EntropyDetector(Detector):
         # The same for lower-cased ASCII text, without IGNORECASE (None: a word is not ASCII).
         self._cues_lower: re.Pattern[str] | None = None
         if all(w.isascii() for w in policy.cue_words):
-            lowered = "|".join(re.escape(w.lower()) for w in policy.cue_words) or "(?!)"
-            self._cues_lower = re.compile(rf"(?<![a-z])(?:{lowered})(?![a-z])")
+            cue_words = [w.lower() for w in policy.cue_words]
+            if cue_words and all(cue_words):  # (the look-behind after the first letter: base)
+                lowered = word_start_first(cue_words, "[a-z]")
+                self._cues_lower = re.compile(rf"(?:{lowered})(?![a-z])")
+            else:
+                lowered = "|".join(re.escape(w) for w in cue_words) or "(?!)"
+                self._cues_lower = re.compile(rf"(?<![a-z])(?:{lowered})(?![a-z])")
         self.public = policy.public_prefixes
         self.min_length = policy.entropy_min_length
         self.min_length_cued = policy.entropy_min_length_cued

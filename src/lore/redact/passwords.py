@@ -33,6 +33,7 @@ _AFTER = re.compile(r"""[^\s\x00"'`()<>\[\]{},;:=]{0,64}""")
 _EMAIL_LIKE = re.compile(r"@[A-Za-z0-9-]+\.")
 _WORD_WITH_DIGITS = re.compile(r"[0-9]*[A-Z]?[a-z]+[0-9]*")  # Windows11, 1Password, admin1234
 _HEX_OR_ID = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
+_ASCII_DIGITS = b"0123456789"
 _DOTTED_DIGITS = re.compile(r"\d\.\d")  # versions and addresses, rarely a password
 
 
@@ -46,6 +47,12 @@ def strength(value: str) -> int:
         return 0
     if _WORD_WITH_DIGITS.fullmatch(value) or _HEX_OR_ID.fullmatch(value):
         return 0
+    if value.isascii():  # the same counts, from whole-string methods (in C)
+        lower, upper = value.upper() != value, value.lower() != value
+        if not (lower or upper):
+            return 0  # no letter
+        digit = len(value.encode().translate(None, _ASCII_DIGITS)) < len(value)
+        return lower + upper + digit + (not value.isalnum())
     if not any(c.isalpha() for c in value):
         return 0
     return (

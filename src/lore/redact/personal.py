@@ -8,12 +8,15 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from .base import Detector, Scan, Span, register
+from .base import Detector, Scan, Span, ascii_digits, register, word_start_first
 from .policy import Policy
 
 
 def luhn_ok(digits: str) -> bool:
     """Whether a string of digits passes the Luhn checksum (payment cards)."""
+    if digits.isascii() and digits.isdigit():  # the same sum, by lookups (in C)
+        total = sum(map(_DIGIT_VALUE.__getitem__, digits[-1::-2]))
+        return (total + sum(map(_DOUBLED_VALUE.__getitem__, digits[-2::-2]))) % 10 == 0
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = ord(char) - 48
@@ -21,6 +24,10 @@ def luhn_ok(digits: str) -> bool:
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
     return total % 10 == 0
+
+
+_DIGIT_VALUE = {str(d): d for d in range(10)}
+_DOUBLED_VALUE = {str(d): d * 2 - 9 if d > 4 else d * 2 for d in range(10)}
 
 
 # ISO 13616 lengths per country (SWIFT IBAN registry).
@@ -72,8 +79,12 @@ def _words_lower(words: tuple[str, ...]) -> re.Pattern[str] | None:
     spans, faster); None when a word is not ASCII."""
     if not all(w.isascii() for w in words):
         return None
-    body = "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True)) or "(?!)"
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    ordered = [w.lower() for w in sorted(words, key=len, reverse=True)]
+    if not ordered or not all(ordered):
+        body = "|".join(re.escape(w) for w in ordered) or "(?!)"
+        return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    body = word_start_first(ordered, r"\w")  # (the look-behind after the first letter)
+    return re.compile(rf"(?:{body})(?!\w)")
 
 
 def _may_hold(quick: re.Pattern[str] | None, segment: str) -> bool:
@@ -112,7 +123,10 @@ class EmailDetector(Detector):
             line_start = text.rfind("\n", 0, start) + 1
             if self._HEADER.match(text, line_start, start):
                 continue
-            if self._MESSAGE_ID.search(text, max(line_start, start - 30), start):
+            # (a match ends in "<" right before it, or before a newline right before it)
+            if text.find("<", max(0, start - 2), start) >= 0 and self._MESSAGE_ID.search(
+                text, max(line_start, start - 30), start
+            ):
                 continue  # message_id=<a81f2c@mail.example.com> names a message
             yield start, end, "email"
 
@@ -149,6 +163,8 @@ class PhoneDetector(Detector):
         r"(?![\w/]|[.:-]\d|,\d{1,3}(?!\d))"
     )
     _DATE = re.compile(r"(?:19|20)\d\d[-./ ]\d\d?[-./ ]\d\d?|\d\d?[-./ ]\d\d?[-./ ](?:19|20)\d\d")
+    # (the same, for a batch whose digits are all 0-9: Scan.ascii_digits)
+    _PATTERN_ASCII = ascii_digits(_PATTERN)
 
     def __init__(self, policy: Policy) -> None:
         self.cues = _words(policy.phone_cues)
@@ -161,7 +177,8 @@ class PhoneDetector(Detector):
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
-        search, phone = self._PATTERN.search, self._phone
+        pattern = self._PATTERN_ASCII if scan.ascii_digits else self._PATTERN
+        search, phone = pattern.search, self._phone
         for run_start, run_end, digits in scan.numeric_runs:
             if digits < 7:
                 continue
@@ -182,10 +199,8 @@ class PhoneDetector(Detector):
             return False  # a date (with a time after it)
         bare = value.replace("(0)", "") if "(0)" in value else value
         # _NON_DIGIT.sub("", bare), faster: a match holds digits and only these characters
-        digits = (
-            bare.replace(" ", "").replace("-", "").replace(".", "").replace("(", "")
-            .replace(")", "").replace("+", "")
-        )
+        # (bytes.translate deletes in C; other bytes of a non-ASCII digit are never these)
+        digits = bare.encode().translate(None, b" -.()+").decode()
         if not 7 <= len(digits) <= 15:
             return False
         text = scan.text  # before = scan.before(start, 30), inlined
@@ -247,10 +262,12 @@ class CardDetector(Detector):
         r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5|4[4-9]|22)|35(?:2[89]|[3-8]\d)"
         r"|3(?:0[0-5]|[689])|5[06-9]|6[0-9]|62"
     )
+    _PATTERN_ASCII = ascii_digits(_PATTERN)  # (for Scan.ascii_digits)
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
-        search, issuer = self._PATTERN.search, self._ISSUER.match
+        pattern = self._PATTERN_ASCII if scan.ascii_digits else self._PATTERN
+        search, issuer = pattern.search, self._ISSUER.match
         for run_start, run_end, count in scan.numeric_runs:
             if count < 13:
                 continue
@@ -298,19 +315,24 @@ class SsnDetector(Detector):
     )
     _BARE = re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)")
     _CUE = re.compile(r"(?i)\b(?:ssn|social security(?: number)?|social)\b")
+    _PATTERN_ASCII = ascii_digits(_PATTERN)  # (for Scan.ascii_digits)
+    _BARE_ASCII = ascii_digits(_BARE)
 
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
         runs = scan.numeric_runs
         flagged = scan.runs_with("ssn")  # (runs without an SSN shape are skipped)
+        ascii = scan.ascii_digits
+        grouped = (self._PATTERN_ASCII if ascii else self._PATTERN).finditer
+        bare = (self._BARE_ASCII if ascii else self._BARE).finditer
         for index in range(len(runs)) if flagged is None else sorted(flagged):
             run_start, run_end, digits = runs[index]
             if digits < 9:
                 continue
             end = min(size, run_end + 2)
-            for match in self._PATTERN.finditer(text, run_start, end):
+            for match in grouped(text, run_start, end):
                 yield match.start(), match.end(), "ssn"
-            for match in self._BARE.finditer(text, run_start, end):
+            for match in bare(text, run_start, end):
                 if self._CUE.search(scan.before(match.start(), 30)):
                     yield match.start(), match.end(), "ssn"
 
@@ -337,6 +359,12 @@ class NinoDetector(Detector):
 _PINNED_BEFORE = re.compile(r"([A-Za-z][\w.-]*)(?:==|~=|>=|<=|!=)\Z")
 _PACKAGE_BEFORE = re.compile(r"[A-Za-z][\w.]*[-_]\Z")
 _SUFFIX_AFTER = re.compile(r"[-+][A-Za-z]")
+# What `before` must end with for _PINNED_BEFORE / _PACKAGE_BEFORE to match (tested first:
+# str.endswith is much cheaper than those searches, which try every letter), and what must
+# come after a value for _SUFFIX_AFTER.
+_PIN_OPERATORS = ("==", "~=", ">=", "<=", "!=")
+_PACKAGE_ENDS = ("-", "_")
+_SUFFIX_STARTS = ("-", "+")
 _TRIPLE = re.compile(r"(?<![\d.])\d+\.\d+\.\d+(?![\d.])")
 _MOVED_TO = ("to ", "→ ", "-> ")
 _ADDRESS_WORDS = re.compile(
@@ -347,12 +375,15 @@ _ADDRESS_WORDS = re.compile(
 
 def _package_version(text: str, start: int, end: int, value: str) -> bool:
     before = text[max(0, start - 30) : start]
-    if pinned := _PINNED_BEFORE.search(before):
+    if before.endswith(_PIN_OPERATORS) and (pinned := _PINNED_BEFORE.search(before)):
         return not _ADDRESS_WORDS.search(pinned.group(1))
-    if _SUFFIX_AFTER.match(text, end) or _PACKAGE_BEFORE.search(before[-20:]):
+    if text.startswith(_SUFFIX_STARTS, end) and _SUFFIX_AFTER.match(text, end):
         return True
-    small = len(value.split(".", 1)[0]) == 1 and len(value.rsplit(".", 1)[1]) == 1
-    if small and before.endswith(_MOVED_TO):
+    if before.endswith(_PACKAGE_ENDS) and _PACKAGE_BEFORE.search(before[-20:]):
+        return True
+    if before.endswith(_MOVED_TO) and (  # (a small one)
+        len(value.split(".", 1)[0]) == 1 and len(value.rsplit(".", 1)[1]) == 1
+    ):
         line = before[before.rfind("\n") + 1 :]
         triples = list(_TRIPLE.finditer(line))
         return bool(triples) and not _ADDRESS_WORDS.search(line, triples[-1].end())
@@ -371,6 +402,7 @@ class IpDetector(Detector):
         r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
         r"(?![\w-]|\.\d)"
     )
+    _V4_ASCII = ascii_digits(_V4)  # (for Scan.ascii_digits)
     # Not ending in one colon, and not followed by a word character or by a colon that goes
     # on ("from 2001:db8::1: icmp_seq=1" holds an address).
     _V6 = re.compile(
@@ -393,7 +425,7 @@ class IpDetector(Detector):
     def find(self, scan: Scan) -> Iterator[Span]:
         text, size = scan.text, len(scan.text)
         version_end = -1_000
-        search = self._V4.search
+        search = (self._V4_ASCII if scan.ascii_digits else self._V4).search
         runs = scan.numeric_runs
         flagged = scan.runs_with("ipv4")  # (runs without a dotted quad are skipped)
         for index in range(len(runs)) if flagged is None else sorted(flagged):
@@ -459,7 +491,12 @@ class IpDetector(Detector):
     def _version(self, before: str) -> bool:
         """Whether a version word (_VERSION) is in `before`."""
         if before.isascii():
-            return self._VERSION_LOWER.search(before.lower()) is not None
+            low = before.lower()
+            # (every match holds one of these, or ends in a "v": most texts before an address
+            # hold none)
+            if not (low.endswith(_V_ENDS) or any(map(low.__contains__, _VERSION_PARTS))):
+                return False
+            return self._VERSION_LOWER.search(low) is not None
         return self._VERSION.search(before) is not None
 
     @staticmethod
@@ -493,7 +530,7 @@ class IpDetector(Detector):
         """`number`: the IPv6 address `value` as an integer, when bits is 128."""
         if value in self.ignore or value.startswith("127."):
             return False
-        if prefix := _PREFIX_LEN.match(text, end, end + 4):
+        if text.startswith("/", end) and (prefix := _PREFIX_LEN.match(text, end, end + 4)):
             length = prefix.group(1)
             if bits == 32 and length.isascii():  # ipaddress, in integers
                 size = int(length)
@@ -517,6 +554,10 @@ class IpDetector(Detector):
         return True
 
 
+# Substrings one of which every _VERSION_LOWER match holds, but for "v ?$", which ends the
+# text in one of _V_ENDS ($: at the end or before a newline there).
+_VERSION_PARTS = ("ver", "rev", "release", "build", "firmware", "hotfix", "changelog", "bump")
+_V_ENDS = ("v", "v ", "v\n", "v \n")
 _TABLE_ROWS = 100  # how far up a table's rows _column_header looks for its header
 _TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$")
 

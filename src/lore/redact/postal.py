@@ -76,8 +76,9 @@ def _postcode_ok(match: re.Match[str]) -> bool:
 
 # Back from a postcode: a house number, up to six words of the street, then up to three parts
 # (a unit, a district, a city), each after a comma, ending right before the postcode.
+# (The look-behind comes after the first digit, so that `re` can skip to digits.)
 _BEFORE_POSTCODE = re.compile(
-    rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,? (?:{_WORD}|of|the|and|&)"
+    rf"\d(?<![\w.,-]\d)\d{{0,4}}[A-Za-z]?(?:[-/]\d{{1,5}})?,? (?:{_WORD}|of|the|and|&)"
     rf"(?: (?:{_WORD}|of|the|and|&)){{0,5}}"
     rf"(?:, ?(?:(?:Suite|Unit|Apt\.?|Flat|Floor|Level) [\w-]+|{_WORD}(?: {_WORD}){{0,2}})){{0,3}}"
     r",? \Z"

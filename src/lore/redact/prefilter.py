@@ -102,6 +102,7 @@ class Prefilter:
         self.lengths = [len(w) for w in literals]
         # word -> (literal, offset) for each literal found where `word` is (itself included)
         self.implied = {w: [(v, w.index(v)) for v in implies[w]] for w in literals}
+        self.implied_by_id = [self.implied[w] for w in literals]  # (the same, by literal id)
         count = len(literals)
         self.german_sizes = {count + i: len(s) for i, s in enumerate(DE_SUFFIXES)}
         self.sharp = count  # DE_SUFFIXES[0] is "straße ": check its '?' is a sharp s
@@ -178,14 +179,14 @@ class Prefilter:
         # The `re` pass takes, from left to right, the longest literal at each word start and
         # goes on after it (so literals inside it are not found, except those it contains).
         hits: dict[str, list[int]] = {}
-        literals, implied = self.literals, self.implied
+        implied = self.implied_by_id
         cursor = 0
         found_at.sort()  # by start, the longest first
         for start, size, ident in found_at:
             if start < cursor:
                 continue  # inside the literal taken before (or a shorter one at its start)
             cursor = start - size
-            for literal, offset in implied[literals[ident]]:
+            for literal, offset in implied[ident]:
                 if literal in hits:
                     hits[literal].append(start + offset)
                 else:

@@ -85,6 +85,7 @@ class Redactor:
         )
         self.stats: Counter[str] = Counter()
         self._marks: dict[tuple[str, int], str] = {}  # (kind, number) -> placeholder
+        self._topic_marks: dict[str, str] = {}  # topic label -> its placeholder
 
     # -- finding ----------------------------------------------------------------
     def scan_many(self, texts: list[str]) -> tuple[Scan, list[list[Finding]]]:
@@ -186,6 +187,28 @@ class Redactor:
         if any(hit.rule.action == "drop" for hit in hits):
             label = next(h.rule.label for h in hits if h.rule.action == "drop")
             return Redacted("", (), (), label, dropped=True)
+        if (
+            len(hits) == 1
+            and hits[0].start == 0
+            and hits[0].end == len(text)
+            and all(f.start < f.end for f in findings)
+        ):  # (the usual case: the whole text masked, every finding inside it) the same, faster
+            label = hits[0].rule.label
+            mark = self._topic_marks.get(label)
+            if mark is None:
+                mark = self._topic_marks[label] = self.policy.topic_placeholder.format(topic=label)
+            masked: dict[str, Any] = {"kind": "topic", "topic": label}
+            if field is not None:
+                masked["field"] = field
+            masked.update(start=0, end=len(mark), placeholder=mark)
+            result = _new(Redacted)
+            set_text, set_redactions, set_findings, set_topic, set_dropped = _SET_REDACTED
+            set_text(result, mark)
+            set_redactions(result, (masked,))
+            set_findings(result, ())
+            set_topic(result, label)
+            set_dropped(result, False)
+            return result
         findings = [
             f for f in findings if not any(h.start < f.end and f.start < h.end for h in hits)
         ]
@@ -241,6 +264,31 @@ class Redactor:
                 set_text(result, text)
                 set_redactions(result, ())
                 set_findings(result, ())
+                continue
+            if len(findings) == 1:  # (the usual case) as below, without the lists
+                finding = findings[0]
+                start, kind, value = finding.start, finding.kind, finding.value
+                n = known.get((namespace, kind, value))
+                if n is None:
+                    n = number(namespace, kind, value)
+                mark = marks.get((kind, n))
+                if mark is None:
+                    mark = placeholder.format(KIND=kind.upper(), kind=kind, n=n)
+                    marks[(kind, n)] = mark
+                end = start + len(mark)
+                set_text(result, text[:start] + mark + text[finding.end :])
+                if field is None:
+                    entry = {"kind": kind, "start": start, "end": end, "placeholder": mark}
+                else:
+                    entry = {
+                        "kind": kind,
+                        "field": field,
+                        "start": start,
+                        "end": end,
+                        "placeholder": mark,
+                    }
+                set_redactions(result, (entry,))
+                set_findings(result, (finding,))
                 continue
             out: list[str] = []
             audit: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ import re
 import re._constants as _constants
 import re._parser as _parser
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -100,6 +100,61 @@ def _compile(cue: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{cue})(?!\w)", re.IGNORECASE)
 
 
+_Search = Callable[[str], object]  # truthy when the cue is found
+# (candidate cue ids, [(search, rule)] of strong cues, [(rule, minimum, [search])] of weak ones)
+_Strong = list[tuple[_Search, TopicRule]]
+_Weak = list[tuple[TopicRule, int, list[_Search]]]
+_Plan = tuple[set[tuple[int, int]], _Strong, _Weak]
+_PLANS = 4096  # plans kept (one per set of trigger literals seen in a text), at most
+
+
+def _search(cue: str, pattern: re.Pattern[str]) -> _Search:
+    """pattern.search (of _compile(cue)) as a test, the same answer: for a cue that starts
+    with two literal characters or more, first the cue alone, which `re` skips ahead to (not
+    so with the look-behind first), then the whole pattern only from where it is found (a
+    match of the pattern is one of the cue there, so none starts before)."""
+    try:
+        head = list(_parser.parse(cue))[:2]
+    except Exception:
+        return pattern.search
+    if len(head) < 2 or any(op is not _constants.LITERAL for op, _ in head):
+        return pattern.search
+    return _Gated(re.compile(cue, re.IGNORECASE), pattern)
+
+
+class _Gated:
+    """The search _search makes (an object, not a closure: a Redactor pickles)."""
+
+    __slots__ = ("pattern", "plain")
+
+    def __init__(self, plain: re.Pattern[str], pattern: re.Pattern[str]) -> None:
+        self.plain = plain
+        self.pattern = pattern
+
+    def __call__(self, text: str) -> bool:
+        found = self.plain.search(text)
+        return found is not None and self.pattern.search(text, found.start()) is not None
+
+
+def _classify(text: str, strong: _Strong, weak: _Weak) -> TopicRule | None:
+    """TopicClassifier.classify with a plan (see TopicClassifier._plan): the same rule. A rule's
+    weak cues are searched only until its minimum is reached, or can no longer be."""
+    for search, rule in strong:
+        if search(text):
+            return rule
+    for rule, need, searches in weak:
+        found, left = 0, len(searches)
+        for search in searches:
+            left -= 1
+            if search(text):
+                found += 1
+                if found >= need:
+                    return rule
+            elif found + left < need:
+                break
+    return None
+
+
 class TopicClassifier:
     """A policy's topic rules, tried in file order: strong cues first, then weak ones."""
 
@@ -110,12 +165,15 @@ class TopicClassifier:
         self.cues: dict[tuple[int, int], re.Pattern[str]] = {}
         self.by_literal: dict[str, set[tuple[int, int]]] = {}
         self.always: set[tuple[int, int]] = set()
+        self._plans: dict[frozenset[str], _Plan] = {}  # see _plan
+        self.searches: dict[tuple[int, int], _Search] = {}  # cue id -> its search (_search)
         for i, rule in enumerate(self.rules):
             pairs = [(-1 - k, c) for k, c in enumerate(rule.cues)]
             pairs += list(enumerate(rule.weak_cues))
             for j, cue in pairs:
                 key = (i, j)
                 self.cues[key] = _compile(cue)
+                self.searches[key] = _search(cue, self.cues[key])
                 literals = trigger(cue)
                 if not literals:
                     self.always.add(key)
@@ -179,12 +237,43 @@ class TopicClassifier:
         if self.always:
             for index in range(len(texts)):
                 present.setdefault(index, set())
+        plans, record = self._plans, self.scope == "record"
         for index, literals in present.items():
             if not enabled[index]:
                 continue
-            candidates = set(self.always)
-            for literal in literals:
-                candidates |= self.by_literal[literal]
-            if candidates:
-                out[index] = self.hits(texts[index], candidates)
+            key = frozenset(literals)
+            plan = plans.get(key)
+            if plan is None:
+                if len(plans) >= _PLANS:
+                    plans.clear()
+                plan = plans[key] = self._plan(literals)
+            candidates, strong, weak = plan
+            if not candidates:
+                continue
+            text = texts[index]
+            if not record:
+                out[index] = self.hits(text, candidates)
+                continue
+            rule = _classify(text, strong, weak)  # (as self.hits(text, candidates) finds it)
+            out[index] = [TopicHit(rule, 0, len(text))] if rule is not None else []
         return out
+
+    def _plan(self, literals: set[str]) -> _Plan:
+        """For a text holding these trigger literals: its candidate cues, and what classify()
+        does with them, in its order: the strong cues' searches with their rules, then for
+        each rule with enough weak candidates, the rule, its minimum and their searches."""
+        candidates = set(self.always)
+        for literal in literals:
+            candidates |= self.by_literal[literal]
+        keys = sorted(candidates)
+        strong = [(self.searches[key], self.rules[key[0]]) for key in keys if key[1] < 0]
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for key in keys:
+            if key[1] >= 0:
+                groups.setdefault(key[0], []).append(key)
+        weak = [
+            (self.rules[rule], self.rules[rule].min_weak, [self.searches[key] for key in group])
+            for rule, group in sorted(groups.items())
+            if len(group) >= self.rules[rule].min_weak
+        ]
+        return candidates, strong, weak
