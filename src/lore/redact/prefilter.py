@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .compiled import compile_database
+
 try:  # an optional speed-up: absent (or unsupported platform) means the `re` passes
     import hyperscan as _hs
 except Exception:  # pragma: no cover - depends on the platform
@@ -128,11 +130,7 @@ class Prefilter:
                 self.numeric_ids[len(expressions)] = kind
                 expressions.append(shape)
                 flags.append(0)
-        self.database = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self.database.compile(
-            expressions=expressions, ids=list(range(len(expressions))),
-            elements=len(expressions), flags=flags,
-        )
+        self.database = compile_database(_hs, expressions, flags)  # or loaded from disk
         self._local = threading.local()  # a scratch space per thread (scans release the GIL)
 
     def _scratch(self) -> Any:
