@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"evaluation data not present: {relative}")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Compiled-database caches go to a folder of the test run, not the user's cache."""
+    saved = os.environ.get("LORE_CACHE_DIR")
+    os.environ["LORE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if saved is None:
+        os.environ.pop("LORE_CACHE_DIR", None)
+    else:
+        os.environ["LORE_CACHE_DIR"] = saved
 
 
 @pytest.fixture
