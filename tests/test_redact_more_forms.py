@@ -291,3 +291,200 @@ def test_adversarial_lines_are_scanned_in_linear_time(redactor: Redactor, text: 
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+CONTINENTAL_ADDRESSES = [
+    ("we moved to Am Kaiserkai 12, 20457 Hamburg last week", "Am Kaiserkai 12, 20457"),
+    ("Adresse: Praterstraße 10-12, 1020 Wien.", "Praterstraße 10-12, 1020"),
+    ("the Oslo desk is Storgata 5, 0155 Oslo now", "Storgata 5, 0155"),
+    ("Dronning Mauds gate 3, 0250 Oslo", "Dronning Mauds gate 3, 0250"),
+    ("post: Aleksanterinkatu 22 C 14, 00170 Helsinki", "Aleksanterinkatu 22 C 14, 00170"),
+    ("we're at Drottninggatan 8 A, 111 51 Stockholm", "Drottninggatan 8 A, 111 51"),
+    ("and Odense is Vestergade 7, 1. tv., 5000 Odense C.", "Vestergade 7, 1. tv., 5000"),
+    ("Biuro: ul. Piękna 7/2, 00-549 Warszawa", "ul. Piękna 7/2, 00-549"),
+    ("Adres: Noorderlaan-Oost 14, 2030 Antwerpen.", "Noorderlaan-Oost 14, 2030"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CONTINENTAL_ADDRESSES)
+def test_continental_addresses_without_a_street_word(
+    redactor: Redactor, text: str, value: str
+) -> None:
+    assert ("address", value) in found(redactor, text)
+
+
+NOT_CONTINENTAL_ADDRESSES = [
+    "Sprint 14, 2026 Planning starts Monday",
+    "Version 3, 2024 Edition is out",
+    "Room 12, 1200 Euros a month",
+    "Build 7, 2025 Q3 release",
+    "March 14, 2026 Update notes",
+    "Chapter 9, 1984 Orwell",
+    "we shipped 14, 2026 Planning",
+    "Team Falcon 4, 2023 Review",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CONTINENTAL_ADDRESSES)
+def test_numbered_english_nouns_before_a_year_are_not_addresses(
+    redactor: Redactor, text: str
+) -> None:
+    assert "address" not in kinds_in(redactor, text)
+
+
+INDIAN_ADDRESSES = [
+    ("new office: 14 Park Road, Adyar, Chennai 600020", "14 Park Road, Adyar, Chennai 600020"),
+    ("moved to Plot 22, Sector 5, Kharghar, Navi Mumbai, Maharashtra 410210.",
+     "Plot 22, Sector 5, Kharghar, Navi Mumbai, Maharashtra 410210"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), INDIAN_ADDRESSES)
+def test_indian_addresses_ending_in_a_pin(redactor: Redactor, text: str, value: str) -> None:
+    assert ("address", value) in found(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["order 4412, Paid 123456 in full", "Sprint 3, Release 202405", "see item 12, Total 450000"],
+)
+def test_six_digit_numbers_after_words_are_not_indian_addresses(
+    redactor: Redactor, text: str
+) -> None:
+    assert "address" not in kinds_in(redactor, text)
+
+
+def test_a_postcode_inside_an_address_is_not_a_phone(redactor: Redactor) -> None:
+    text = "Mail to 2-3-4 Honcho, Naka-ku, Yokohama, Kanagawa 231-0005 please"
+    assert found(redactor, text) == [
+        ("address", "2-3-4 Honcho, Naka-ku, Yokohama, Kanagawa 231-0005")
+    ]
+    # the same digits alone, after a phone word, are still a phone number
+    assert ("phone", "231-0005") in found(redactor, "call 231-0005")
+
+
+NATIONAL_PHONES = [
+    ("o número mudou: (21) 98812-3340", "(21) 98812-3340"),
+    ("the new driver is on 55 2345 6789.", "55 2345 6789"),
+    ("Konto oppdatert. Mobil 413 66 194.", "413 66 194"),
+    ("Móvil 622 55 80 32, gracias", "622 55 80 32"),
+    ("fijo 934 12 77 05", "934 12 77 05"),
+    ("tel. 502 334 985", "502 334 985"),
+    ("biuro, kom. 502 334 985", "502 334 985"),
+    ("(ana.silva@frete-silva.pt, 913 456 989)", "913 456 989"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), NATIONAL_PHONES)
+def test_national_phone_forms_after_a_cue(redactor: Redactor, text: str, value: str) -> None:
+    assert ("phone", value) in found(redactor, text)
+
+
+NOT_NATIONAL_PHONES = [
+    "revenue grew on 12 000 000 units",
+    "sales on 2024 11 03 were fine",
+    "order 1234 5678 on file",
+    "we counted 413 66 194 records",
+    "the gateway is on 10.20.30.44 today",
+    "Tracking: 1Z 888 BB2 02 3456 7891.",
+    "shipped as 1Z 4F7 X92 03 1122 3344 yesterday",
+]
+
+
+@pytest.mark.parametrize("text", NOT_NATIONAL_PHONES)
+def test_amounts_ids_and_tracking_numbers_are_not_phones(
+    redactor: Redactor, text: str
+) -> None:
+    assert "phone" not in kinds_in(redactor, text)
+
+
+def test_the_working_directory_is_not_a_password(redactor: Redactor) -> None:
+    text = "HOME=/home/ana\nPWD=/home/ana/app\nOLDPWD=/tmp/build\nSHELL=/bin/bash"
+    assert not {"password", "secret"} & kinds_in(redactor, text)
+    assert ("password", "Kx8vQ2mLp") in found(redactor, "DB_PWD=Kx8vQ2mLp")
+
+
+def _airtable() -> str:
+    return "pat" + "Q7wErT9yU1iOp3" + "." + "0f1e2d3c4b5a6978" * 4
+
+
+KEY_PREFIXES = [
+    "$ vault login hvs.Zt8KqP2mWn5RbX7cLs4VyJ9d",
+    "batch token hvb.Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7",
+    f"AIRTABLE_KEY={_airtable()}",
+    f"- Airtable: {_airtable()}",
+    "- RubyGems: rubygems_" + "0a1b2c3d4e5f6789" * 3,
+]
+
+
+@pytest.mark.parametrize("text", KEY_PREFIXES)
+def test_vault_airtable_and_rubygems_keys(redactor: Redactor, text: str) -> None:
+    assert "api_key" in kinds_in(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["see hvs.short and the path patterns in patchwork", "rubygems_org is the gem host"],
+)
+def test_key_prefixes_alone_are_not_keys(redactor: Redactor, text: str) -> None:
+    assert not {"api_key", "secret"} & kinds_in(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "    Signature Algorithm: sha384WithRSAEncryption (1.2.840)",
+        "signature algorithm ecdsaWithSHA512Encryption",
+    ],
+)
+def test_algorithm_names_are_not_secrets(redactor: Redactor, text: str) -> None:
+    assert "secret" not in kinds_in(redactor, text)
+
+
+def test_random_camel_case_after_a_cue_is_still_a_secret(redactor: Redactor) -> None:
+    assert "secret" in kinds_in(redactor, "signature token: Kq7RmTz2WvX9pLs4NbYc8Hd")
+
+
+def test_a_password_read_out_after_a_colon(redactor: Redactor) -> None:
+    text = "I'll paste the wiki password here so you can sign in: it's Corvina-Lago-58, thanks"
+    assert ("password", "Corvina-Lago-58") in found(redactor, text)
+    text = "the password reset is scheduled: it's done tomorrow"
+    assert "password" not in kinds_in(redactor, text)
+
+
+def test_an_undashed_ssn_in_an_ssn_column(redactor: Redactor) -> None:
+    rows = "id,full_name,ssn,region\n311,Dana Price,123-45-6789,WA\n312,Omar Haddad,234567891,OR"
+    assert ("ssn", "234567891") in found(redactor, rows)
+    other = "id,full_name,badge,region\n311,Dana Price,123456789,WA\n312,Omar Haddad,234567891,OR"
+    assert "ssn" not in kinds_in(redactor, other)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1 " + "Ab, " * 400 + "Cd 123456",  # many places before a PIN
+        "Ab Cd " * 400 + "12, 12345 Berlin" + ", 12345 Ab" * 2000,
+    ],
+)
+def test_back_from_postcode_searches_stay_linear(redactor: Redactor, text: str) -> None:
+    test_adversarial_lines_are_scanned_in_linear_time(redactor, text)
+
+
+def test_continental_candidates_agree_with_and_without_the_prefilter() -> None:
+    from lore.redact import prefilter
+
+    text = (
+        "Ørsteds Plads 4, 1620 København V; ul. Wąska 3, 31-061 Kraków; 7 Lake View, Fort,"
+        " Kochi 682001; Sprint 14, 2026 Planning"
+    )
+    results = []
+    for enabled in (True, False):
+        prefilter.ENABLED = enabled
+        try:
+            results.append([(f.kind, f.value) for f in Redactor(load_policy()).scan(text)])
+        finally:
+            prefilter.ENABLED = True
+    assert results[0] == results[1]
+    assert ("address", "Ørsteds Plads 4, 1620") in results[0]
+    assert ("address", "ul. Wąska 3, 31-061") in results[0]
+    assert ("address", "7 Lake View, Fort, Kochi 682001") in results[0]

@@ -120,7 +120,14 @@ def register(name: str) -> Callable[[D], D]:
 
 def build_detectors(policy: Policy) -> list[Detector]:
     """The policy's detectors, in the order the policy lists them."""
-    from . import addresses, credentials, passwords, personal, postal  # noqa: F401 - registers them
+    from . import (  # noqa: F401 - registers them
+        addresses,
+        credentials,
+        passwords,
+        personal,
+        postal,
+        streets,
+    )
 
     return [cls(policy) for name in policy.detectors for cls in _REGISTRY[name]]
 

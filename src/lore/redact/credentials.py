@@ -41,6 +41,7 @@ _STAND_INS = frozenset((
     "changeme", "password", "secret", "example", "placeholder",
 ))
 _FILLER = frozenset("*x.-_")
+_DIRECTORY_VARS = frozenset(("PWD", "OLDPWD"))
 
 
 @register("known_keys")
@@ -190,8 +191,13 @@ class AssignmentDetector(Detector):
             if _may_assign(text, anchor) and (match := self._ASSIGNED.match(text, start)):
                 group = match.lastindex or 4  # the value's group (2, 3 or 4): the last to match
                 value = match.group(group)
-                password = bool(_PASSWORD_NAME.search(match.group(1)))
-                if self._secret_value(value, password):
+                name = match.group(1)
+                password = bool(_PASSWORD_NAME.search(name))
+                # (the shell's working directory, PWD=/srv/app, is no password)
+                directory = name.upper() in _DIRECTORY_VARS and (
+                    name.isupper() or value[:1] in "/~"
+                )
+                if not directory and self._secret_value(value, password):
                     yield match.start(group), match.end(group), "password" if password else "secret"
             # (_PROSE starts with pass/pwd: only a p or P can begin it). Not when the word is
             # itself a value (reason=bad_password), nor before another field (attempts=3).
@@ -423,4 +429,36 @@ class EntropyDetector(Detector):
             return False
         if len(core) < (self.min_length_cued if cued else self.min_length):
             return False
-        return shannon_entropy(core) >= self.ratio * min(math.log2(len(core)), 6.0)
+        if shannon_entropy(core) < self.ratio * min(math.log2(len(core)), 6.0):
+            return False
+        return not _wordlike(core)  # an algorithm's name (sha256WithRSAEncryption) is no secret
+
+
+# Camel case made of words, acronyms and a few numbers: sha256WithRSAEncryption,
+# ecdsaWithSHA384, id-aes256-GCM. (findall, then a check that the parts make up the value:
+# no backtracking over the ways to split a run of letters.)
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|-")
+_VOWELS = frozenset("aeiouyAEIOUY")
+
+
+def _wordlike(value: str) -> bool:
+    """Whether `value` is made of camel-case parts that read as words: few of them, at most
+    two short numbers, acronyms of two to five capitals, and every lower-case part of three
+    letters or more with a vowel."""
+    if len(value) > 48:
+        return False  # (names are short; long random strings need no closer look)
+    parts = _CAMEL_PART.findall(value)
+    if len(parts) > max(3, len(value) // 4) or "".join(parts) != value:
+        return False
+    numbers = 0
+    for part in parts:
+        if part.isdigit():
+            numbers += 1
+            if numbers > 2 or len(part) > 4:
+                return False
+        elif part.isupper():
+            if not 2 <= len(part) <= 5:
+                return False
+        elif part != "-" and (len(part) < 3 or _VOWELS.isdisjoint(part)):
+            return False
+    return True

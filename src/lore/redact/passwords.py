@@ -14,10 +14,11 @@ _SHAPE_SYMBOLS = frozenset("!#$%&*^~?")  # inside a token, these mark a password
 _NOT_IN_VALUE = frozenset("/\\()[]{}<>\"'`,;")
 _TRAILING = ".,;:)!?"
 # "password" (or passwd, passphrase, passcode, pwd), up to 60 characters of the same sentence,
-# then is / was / to / are or a colon, then the value.
+# then is / was / to / are or a colon (and "it's": "...log in: it's ..."), then the value.
 _LINKED = re.compile(
     r"(?i)(?:password|passwd|passphrase|passcode|pwd)\b([^.!?\n]{0,60}?)"
-    r"""(?:\b(?:is|was|to|are)\b[ \t]+|['’]s[ \t]+|:[ \t]+|[ \t]+(?=[`"']))["'“`]?"""
+    r"""(?:\b(?:is|was|to|are)\b[ \t]+|['’]s[ \t]+|:[ \t]+(?:it(?:['’]s| is)[ \t]+)?"""
+    r"""|[ \t]+(?=[`"']))["'“`]?"""
     r"""([^\s\x00"'”`]+)"""
 )
 # `-p VALUE` / `--password VALUE` on a command line that names a user or logs in.

@@ -8,7 +8,13 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from .base import Detector, Scan, Span, ascii_digits, register, word_start_first
+from .base import Detector, Scan, Span, ascii_digits, register
+from .columns import csv_header
+from .phones import any_word as _any_word
+from .phones import may_hold as _may_hold
+from .phones import national_phone, tracking_number
+from .phones import words_lower as _words_lower
+from .phones import words_pattern as _words
 from .policy import Policy
 
 
@@ -59,38 +65,6 @@ _BASE36 = {ord(c): str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
 _LOCAL_STR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
-
-
-def _words(words: tuple[str, ...]) -> re.Pattern[str]:
-    body = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) or "(?!)"
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
-
-
-def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Any of `words` (ASCII) anywhere in lower-cased ASCII text: a quick test that must pass
-    wherever _words(words) matches; None when a word is not ASCII (no quick test then)."""
-    if not all(w.isascii() for w in words):
-        return None
-    return re.compile("|".join(re.escape(w.lower()) for w in words) or "(?!)")
-
-
-def _words_lower(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    """_words(words) for lower-cased ASCII text, without IGNORECASE (there it finds the same
-    spans, faster); None when a word is not ASCII."""
-    if not all(w.isascii() for w in words):
-        return None
-    ordered = [w.lower() for w in sorted(words, key=len, reverse=True)]
-    if not ordered or not all(ordered):
-        body = "|".join(re.escape(w) for w in ordered) or "(?!)"
-        return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
-    body = word_start_first(ordered, r"\w")  # (the look-behind after the first letter)
-    return re.compile(rf"(?:{body})(?!\w)")
-
-
-def _may_hold(quick: re.Pattern[str] | None, segment: str) -> bool:
-    """False only when `segment` cannot hold a match of the _words() pattern that `quick`
-    stands for: in ASCII text, IGNORECASE matching is matching the lower-cased text."""
-    return quick is None or not segment.isascii() or quick.search(segment.lower()) is not None
 
 
 @register("email")
@@ -229,6 +203,8 @@ class PhoneDetector(Detector):
                 return False  # the nearest word says it is an order, ticket, id... number
         if before.rstrip().endswith("#"):
             return False
+        if "1Z" in before and tracking_number(before):
+            return False
         if value[0] == "+":
             return len(digits) >= 8
         if before[-2:-1] in _CAPITALS_DIGITS and before[-1] == " " and _IBAN_HEAD.search(before):
@@ -244,8 +220,11 @@ class PhoneDetector(Detector):
         if _NANP_LOCAL.fullmatch(value):
             return True  # NANP local number (555-0100)
         if lower is not None:
-            return cues_lower.search(low) is not None
-        return _may_hold(self._any_cue, before) and self.cues.search(before) is not None
+            if cues_lower.search(low) is not None:
+                return True
+        elif _may_hold(self._any_cue, before) and self.cues.search(before) is not None:
+            return True
+        return national_phone(value, digits, before)
 
 
 @register("card")
@@ -308,7 +287,8 @@ class IbanDetector(Detector):
 
 @register("ssn")
 class SsnDetector(Detector):
-    """US Social Security numbers (3-2-4 with - or space, SSA validity rules; bare after "SSN")."""
+    """US Social Security numbers (3-2-4 with - or space, SSA validity rules; bare after "SSN"
+    or in a CSV column headed so)."""
 
     _PATTERN = re.compile(
         r"(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])"
@@ -335,6 +315,8 @@ class SsnDetector(Detector):
             for match in bare(text, run_start, end):
                 if self._CUE.search(scan.before(match.start(), 30)):
                     yield match.start(), match.end(), "ssn"
+                elif (header := csv_header(text, *match.span())) and self._CUE.search(header):
+                    yield match.start(), match.end(), "ssn"  # in the "ssn" column of a CSV
 
 
 @register("nino")

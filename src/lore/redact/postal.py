@@ -26,10 +26,11 @@ _IBERIAN = re.compile(
     rf"[A-Za-z]?(?:, ?{_UNIT})?(?:, ?{_PLACE}){{0,4}}"
     r"(?:,? (?:C\.?P\.? ?)?\d{5}(?:-\d{3})?|,? \d{4}-\d{3})?"
 )
-# 1-9-1 Marunouchi, Chiyoda-ku, Tokyo 100-0005: block numbers, district, ward, city, postcode.
+# 1-9-1 Marunouchi, Chiyoda-ku, Tokyo 100-0005: block numbers, district, ward, city (and
+# prefecture), postcode.
 _JAPANESE = re.compile(
     r"\d{1,2}-\d{1,2}(?:-\d{1,3}){0,2} [A-Z][a-z]+(?:-[A-Za-z][a-z]+)*,"
-    r" [A-Z][a-z]+-(?:ku|shi|cho|machi|gun)(?:, [A-Z][a-z]+(?:-[a-z]+)?)?(?:,? \d{3}-\d{4})?"
+    r" [A-Z][a-z]+-(?:ku|shi|cho|machi|gun)(?:, [A-Z][a-z]+(?:-[a-z]+)?){0,2}(?:,? \d{3}-\d{4})?"
 )
 _WARD = ("ku,", "shi,", "cho,", "machi,", "gun,")
 # Malaysia: "12 Jalan Sultan Ahmad Shah, 10050", "Plot 88, Lorong Perusahaan Maju 8, ..., 14000":

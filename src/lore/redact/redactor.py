@@ -19,12 +19,13 @@ from .topics import TopicClassifier, TopicHit
 
 # When two findings overlap the more specific kind wins (a password inside a URL is not an
 # email; a JWT is not three entropy tokens; digits inside a valid IBAN are not a card that
-# happens to pass Luhn); ties go to the longer span.
+# happens to pass Luhn; a postcode inside an address is not a phone); ties go to the longer
+# span.
 PRIORITY = {
     kind: rank
     for rank, kind in enumerate((
         "private_key", "jwt", "api_key", "password", "iban", "card", "email", "ssn", "nino",
-        "phone", "ip", "address", "secret",
+        "address", "phone", "ip", "secret",
     ))
 }
 SECRET_KINDS = frozenset({"private_key", "jwt", "api_key", "password", "secret"})
