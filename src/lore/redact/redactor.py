@@ -364,6 +364,10 @@ class Redactor:
         kept: list[Draft] = []
         audits: list[str] = []
         for draft, results in zip(drafts, per_draft, strict=True):
+            if not any(r.redactions or r.dropped or r.topic for _, r in results):
+                kept.append(draft)  # (most drafts: nothing found in any field)
+                audits.append("[]")
+                continue
             if any(r.dropped for _, r in results):
                 self.stats["dropped"] += 1
                 continue
