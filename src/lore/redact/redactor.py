@@ -72,6 +72,13 @@ def _overlaps(span: Finding, taken: list[Finding]) -> bool:
     return any(span.start < t.end and t.start < span.end for t in taken)
 
 
+def _entry(kind: str, field: str | None, start: int, end: int, mark: str) -> dict[str, Any]:
+    """One audit entry, its keys in the stored order."""
+    if field is None:
+        return {"kind": kind, "start": start, "end": end, "placeholder": mark}
+    return {"kind": kind, "field": field, "start": start, "end": end, "placeholder": mark}
+
+
 class Redactor:
     """Applies one policy; placeholder numbers come from `numbering` (in memory by default)."""
 
@@ -252,6 +259,16 @@ class Redactor:
         # MemoryNumbering.number looks the value up as written first: done here, inline.
         known = numbering._raw if type(numbering) is MemoryNumbering else {}
         set_text, set_redactions, set_findings, set_topic, set_dropped = _SET_REDACTED
+
+        def mark_of(namespace: str, kind: str, value: str) -> str:
+            n = known.get((namespace, kind, value))
+            if n is None:
+                n = number(namespace, kind, value)
+            mark = marks.get((kind, n))
+            if mark is None:
+                mark = marks[(kind, n)] = placeholder.format(KIND=kind.upper(), kind=kind, n=n)
+            return mark
+
         rows = zip(texts, found, hits, namespaces, fields, strict=True)
         for text, findings, hit, namespace, field in rows:
             if hit:
@@ -268,27 +285,10 @@ class Redactor:
                 continue
             if len(findings) == 1:  # (the usual case) as below, without the lists
                 finding = findings[0]
-                start, kind, value = finding.start, finding.kind, finding.value
-                n = known.get((namespace, kind, value))
-                if n is None:
-                    n = number(namespace, kind, value)
-                mark = marks.get((kind, n))
-                if mark is None:
-                    mark = placeholder.format(KIND=kind.upper(), kind=kind, n=n)
-                    marks[(kind, n)] = mark
-                end = start + len(mark)
+                start, kind = finding.start, finding.kind
+                mark = mark_of(namespace, kind, finding.value)
                 set_text(result, text[:start] + mark + text[finding.end :])
-                if field is None:
-                    entry = {"kind": kind, "start": start, "end": end, "placeholder": mark}
-                else:
-                    entry = {
-                        "kind": kind,
-                        "field": field,
-                        "start": start,
-                        "end": end,
-                        "placeholder": mark,
-                    }
-                set_redactions(result, (entry,))
+                set_redactions(result, (_entry(kind, field, start, start + len(mark), mark),))
                 set_findings(result, (finding,))
                 continue
             out: list[str] = []
@@ -296,24 +296,12 @@ class Redactor:
             add, note = out.append, audit.append
             cursor = length = 0
             for finding in findings:
-                start, kind, value = finding.start, finding.kind, finding.value
+                start, kind = finding.start, finding.kind
                 add(text[cursor:start])
                 length += start - cursor
-                n = known.get((namespace, kind, value))
-                if n is None:
-                    n = number(namespace, kind, value)
-                mark = marks.get((kind, n))
-                if mark is None:
-                    mark = placeholder.format(KIND=kind.upper(), kind=kind, n=n)
-                    marks[(kind, n)] = mark
+                mark = mark_of(namespace, kind, finding.value)
                 end = length + len(mark)
-                if field is None:
-                    note({"kind": kind, "start": length, "end": end, "placeholder": mark})
-                else:
-                    note(
-                        {"kind": kind, "field": field, "start": length, "end": end,
-                         "placeholder": mark}
-                    )
+                note(_entry(kind, field, length, end, mark))
                 add(mark)
                 length = end
                 cursor = finding.end
