@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from .base import Detector, Scan, Span, ascii_digits, register
-from .columns import csv_header
 from .phones import any_word as _any_word
 from .phones import may_hold as _may_hold
 from .phones import national_phone, tracking_number
@@ -315,8 +314,6 @@ class SsnDetector(Detector):
             for match in bare(text, run_start, end):
                 if self._CUE.search(scan.before(match.start(), 30)):
                     yield match.start(), match.end(), "ssn"
-                elif (header := csv_header(text, *match.span())) and self._CUE.search(header):
-                    yield match.start(), match.end(), "ssn"  # in the "ssn" column of a CSV
 
 
 @register("nino")

@@ -1,8 +1,7 @@
 """Phone helpers for PhoneDetector (personal.py): the cue-word patterns, and the national
 forms that need no "+": a Brazilian "(NN) NNNNN-NNNN", a number right after a national cue
-word ("Mobil 412 55 093", "móvil 612 44 90 21", "kom. 501 223 874", "is on 81 1234 5678")
-or right after an e-mail address in a contact list, and the UPS tracking numbers
-("1Z 999 AA1 ...") whose digit groups look like a phone number."""
+word ("Mobil 412 55 093", "móvil 612 44 90 21", "kom. 501 223 874"), and the UPS tracking
+numbers ("1Z 999 AA1 ...") whose digit groups look like a phone number."""
 
 from __future__ import annotations
 
@@ -46,34 +45,31 @@ def may_hold(quick: re.Pattern[str] | None, segment: str) -> bool:
 # Brazil: a two-digit area code in brackets, a 4-5 digit prefix, a dash, four digits.
 _BRAZIL = re.compile(r"\(\d{2}\) ?\d{4,5}-\d{4}")
 # Right before the number (its last word, without a colon or point after it): a national
-# word for a phone, a mobile or a landline, or "on" ("reach her on 81 ...").
+# word for a phone, a mobile or a landline. ("on", as in "reach her on 81 ...", is too often
+# "based on 2019-2023", "listening on 8080 8443"; "GSM" and "Handy" name bands and things.)
 _NATIONAL_CUES = frozenset((
     "tel", "tlf", "tfn", "phone", "mobile", "mobil", "móvil", "movil", "kom", "cell", "cel",
-    "celular", "fijo", "telefon", "telefone", "teléfono", "telefono", "handy", "gsm", "puh", "on",
+    "celular", "fijo", "telefon", "telefone", "teléfono", "telefono", "puh",
 ))
 # 8 to 11 digits in 2 to 5 groups of 2-5 digits, one kind of separator (no point: an IPv4
 # address is no phone).
 _NATIONAL = re.compile(r"\d{2,5}([ -])\d{2,5}(?:\1\d{2,5}){0,3}")
-# Thousands grouping (an amount: "12 000 000"): one to three digits, then groups of three.
-_THOUSANDS = re.compile(r"\d{1,3}(?:([ .])\d{3})(?:\1\d{3})*")
-# An e-mail address and a comma right before it: a contact list ("(ana@example.pt, 9...").
-_AFTER_EMAIL = re.compile(r"@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}[,;] ?\Z")
+# Two years, or two times of day, are a range ("Mobil 2025 2026 Strategie", "0800-1700").
+_RANGE = re.compile(r"(?:(?:19|20)\d\d[ -](?:19|20)\d\d|[0-2]\d[0-5]\d[ -][0-2]\d[0-5]\d)")
 # A UPS tracking number (1Z, then 16 letters and digits, often grouped): not a phone.
 _UPS = re.compile(r"(?<![A-Za-z0-9])1Z(?: ?[0-9A-Z]){1,15} \Z")
 
 
 def national_phone(value: str, digits: str, before: str) -> bool:
-    """Whether `value` (with `digits`, no "+") is a phone number by a national form or what
-    comes right before it, where no cue word in PhoneDetector's window said so."""
+    """Whether `value` (with `digits`, no "+") is a phone number by a national form or the
+    cue word right before it, where no cue word in PhoneDetector's window said so."""
     if value[0] == "(":
         return _BRAZIL.fullmatch(value) is not None
     if not 8 <= len(digits) <= 11 or before[-1:] != " " or not _NATIONAL.fullmatch(value):
         return False
     words = before[-14:].split()
     last = words[-1].rstrip(":.").lower() if words else ""
-    if last in _NATIONAL_CUES:  # (not an amount after "on")
-        return last != "on" or not _THOUSANDS.fullmatch(value)
-    return "@" in before and _AFTER_EMAIL.search(before) is not None
+    return last in _NATIONAL_CUES and not _RANGE.fullmatch(value)
 
 
 def tracking_number(before: str) -> bool:

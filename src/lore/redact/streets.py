@@ -20,7 +20,7 @@ _WORD = rf"[{_CAP}][^\W\d_]*(?:['’.-][^\W\d_]+)*"  # Nørregade, Kattendijkdok
 # city), or a capitalised place and an Indian PIN; each after ", ".
 _CANDIDATE = re.compile(
     rf", (?:(\d{{4,5}}|\d{{3}} \d{{2}}|\d{{2}}-\d{{3}}) ([{_CAP}][^\W\d_]*)(?![\w-])"
-    r"|((?:[A-Z][a-z]+ ){1,2})[1-9]\d{5}(?![\w-]))"
+    r"|((?:[A-Z][a-z]{1,20} ){1,2})[1-8]\d{5}(?![\w-]))"
 )
 # Lower-case words inside a street name: Nordic street types written apart ("Karl Johans
 # gate") and the particles of German, Dutch and French names.
@@ -86,26 +86,35 @@ _NOT_CITY = _word_set("""
     Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec January February March April June July
     August September October November December Q
 """)
-# Street-name parts that say "street" in a Germanic, Nordic or Finnish language: a postcode
-# that looks like a year ("2000 Antwerpen") needs one, or a hyphen or non-ASCII letter.
+# Street-name parts that say "street" in a Germanic, Nordic, Finnish or Polish language: a
+# street name needs one, or an address word shortly before it ("we're at Lilla Bommen 5,
+# 411 04 Göteborg"), since "<Word> <number>, <number> <Word>" is as often a count or a date
+# ("Lesson 5, 1500 Words", "Jurassic Park 3, 2001 Sequel").
 _STREETISH = re.compile(
-    r"(?i)(?:kai|kaai|gade|gate|gata|gatan|vej|vei|veien|väg|vägen|tie|katu|straat|weg|dok"
-    r"|laan|plein|markt|ring|damm|gasse|platz|plats|torg|allé|allee|brook|park|hof|berg"
-    r"|graben|ufer|wall|steig|pfad|kade|singel|gracht|dijk|ul\.)(?:\W|\Z)|[-’'\u00c0-\u024f]"
+    r"(?i)(?:kai|kaai|gade|gate|gata|gatan|vej|vei|veien|väg|vägen|tie|katu|kuja|straat|weg"
+    r"|dok|laan|plein|damm|gasse|platz|plats|plass|plads|torg|torget|allé|allee|graben|ufer"
+    r"|kade|singel|gracht|dijk|ul\.)(?:\W|\Z)"
+)
+_ADDRESS_CUE = re.compile(
+    r"(?i)(?:address|adresse|adres|adresa|anschrift|dirección|indirizzo|endereço|osoite"
+    r"|biuro|büro|kontor|kantoor|office is|offices are|office:|we're at|we are at|located at"
+    r"|based at|moved to|visit us at|deliver to|delivery to|ship to|post:)[\s:,-]*\Z"
 )
 
 
-def _plausible(street: str, postcode: str, city: str) -> bool:
-    """Whether a matched street, postcode and city are an address, not an English look-alike
-    of one."""
-    if not _NOT_STREET.isdisjoint(street.replace(".", " ").split()):
+def _plausible(text: str, low: int, street: re.Match[str], city: str) -> bool:
+    """Whether a matched street and the city after its postcode are an address, not a
+    look-alike of one: a street word in the name, or an address word right before it."""
+    name = street.group()
+    if not _NOT_STREET.isdisjoint(name.replace(".", " ").split()):
         return False
     if city in _NOT_CITY or city.isupper():  # (an all-caps word: a currency, a code)
         return False
-    if len(postcode) == 4 and postcode[:2] in ("19", "20"):  # a year, maybe
-        words = [w for w in street.split() if w[:1].isalpha()]
-        return _STREETISH.search(" ".join(words)) is not None
-    return True
+    words = [w for w in name.split() if w[:1].isalpha()]
+    polish = text[street.start() - 4 : street.start()] in _POLISH  # "ul. Długa 44"
+    if polish or _STREETISH.search(" ".join(words)) is not None:
+        return True
+    return _ADDRESS_CUE.search(text, max(low, street.start() - 40), street.start()) is not None
 
 
 @register("address")
@@ -126,9 +135,7 @@ class ContinentalAddressDetector(Detector):
                 if not _TAIL.search(text, max(low, comma - 24), comma):
                     continue  # (no house number right before it: the common case)
                 street = _STREET.search(text, low, comma)
-                if street is not None and _plausible(
-                    street.group(), postcode, candidate.group(2)
-                ):
+                if street is not None and _plausible(text, low, street, candidate.group(2)):
                     begin = street.start()
                     if text[begin - 4 : begin] in _POLISH and text[begin - 5 : begin - 4] in _SPACE:
                         begin -= 4
@@ -137,8 +144,13 @@ class ContinentalAddressDetector(Detector):
             place = candidate.group(3).split()
             if any(w in _NOT_STREET or w in _NOT_CITY for w in place):
                 continue
-            start = _INDIAN.search(text, max(0, comma - 90) if cut < 0 else low, comma)
-            if start is not None:
+            floor = max(0, comma - 90) if cut < 0 else low
+            if text.find(",", floor, comma) < 0:
+                continue  # (no comma before the place's: no street and place before it)
+            start = _INDIAN.search(text, floor, comma)
+            # (a street and a place before the city, each before a comma: "12 Passed,
+            # Duration 104233" is a log line)
+            if start is not None and text.count(",", start.start(), comma) >= 1:
                 yield start.start(), candidate.end(), "address"
 
     @staticmethod
@@ -151,8 +163,9 @@ class ContinentalAddressDetector(Detector):
             return
         last, match = -1, _CANDIDATE.match
         for end in ends:  # a shape ends at the city's capital or the PIN's last digit: its
-            # comma is the last ", " before that (none lies inside a shape)
-            comma = text.rfind(", ", max(0, last, end - 40), end)
+            # comma is the last ", " before that (none lies inside a shape; a place of two
+            # words of at most 21 letters and a PIN are 51 characters at most)
+            comma = text.rfind(", ", max(0, last, end - 60), end)
             if comma >= 0 and (found := match(text, comma)) is not None:
                 last = found.end()
                 yield found
