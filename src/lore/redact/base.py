@@ -351,6 +351,25 @@ class Scan:
             return None
         return sorted(matches.numeric[kind])
 
+    def shape_matches(
+        self,
+        kind: str,
+        pattern: re.Pattern[str],
+        locate: Callable[[str, int, int], re.Match[str] | None],
+    ) -> Iterator[re.Match[str]]:
+        """`pattern`'s matches in the text, in order: from the prefilter's shapes of `kind`
+        when it ran (`locate(text, shape_end, end_of_last_match)` finds the match a shape
+        belongs to, or None), else by searching the whole text."""
+        ends = self.shape_ends(kind)
+        if ends is None:
+            yield from pattern.finditer(self.text)
+            return
+        last = -1
+        for end in ends:
+            if (found := locate(self.text, end, last)) is not None:
+                last = found.end()
+                yield found
+
     @cached_property
     def upper_digits(self) -> list[int]:
         if self.ascii_digits and (matches := self.prefiltered) is not None:

@@ -127,16 +127,13 @@ class PostalAddressDetector(Detector):
     @staticmethod
     def _postcodes(scan: Scan) -> Iterator[re.Match[str]]:
         """_POSTCODE's matches in the text, found from the prefilter's shapes when it ran."""
-        text = scan.text
-        ends = scan.shape_ends("postcode")
-        if ends is None:
-            yield from _POSTCODE.finditer(text)
-            return
-        last = -1
-        for end in ends:  # a shape ends 3 characters after a postcode's space, 8-10 after it starts
-            # (room after it, so the look-ahead sees what follows as without the prefilter)
-            match = _POSTCODE.search(text, max(last, end - 12), min(len(text), end + 16))
-            if match is not None and match.start() >= last:
-                last = match.end()
-                yield match
+        return scan.shape_matches("postcode", _POSTCODE, _postcode_at)
+
+
+def _postcode_at(text: str, end: int, last: int) -> re.Match[str] | None:
+    """The postcode whose shape ends at `end`: a shape ends 3 characters after a postcode's
+    space, 8-10 after it starts (room after it, so the look-ahead sees what follows as
+    without the prefilter)."""
+    match = _POSTCODE.search(text, max(last, end - 12), min(len(text), end + 16))
+    return match if match is not None and match.start() >= last else None
 

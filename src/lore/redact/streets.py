@@ -156,16 +156,12 @@ class ContinentalAddressDetector(Detector):
     @staticmethod
     def _candidates(scan: Scan) -> Iterator[re.Match[str]]:
         """_CANDIDATE's matches in the text, found from the prefilter's shapes when it ran."""
-        text = scan.text
-        ends = scan.shape_ends("continental")
-        if ends is None:
-            yield from _CANDIDATE.finditer(text)
-            return
-        last, match = -1, _CANDIDATE.match
-        for end in ends:  # a shape ends at the city's capital or the PIN's last digit: its
-            # comma is the last ", " before that (none lies inside a shape; a place of two
-            # words of at most 21 letters and a PIN are 51 characters at most)
-            comma = text.rfind(", ", max(0, last, end - 60), end)
-            if comma >= 0 and (found := match(text, comma)) is not None:
-                last = found.end()
-                yield found
+        return scan.shape_matches("continental", _CANDIDATE, _candidate_at)
+
+
+def _candidate_at(text: str, end: int, last: int) -> re.Match[str] | None:
+    """The candidate whose shape ends at `end`: its comma is the last ", " before that (none
+    lies inside a shape; a place of two words of at most 21 letters and a PIN are 51
+    characters at most)."""
+    comma = text.rfind(", ", max(0, last, end - 60), end)
+    return _CANDIDATE.match(text, comma) if comma >= 0 else None
