@@ -44,7 +44,7 @@ DATA = Path(__file__).resolve().parent / "data" / "redaction"
 PERSONAL = ("email", "phone", "card", "iban", "ssn", "nino", "ip", "address")
 SECRETS = ("api_key", "jwt", "private_key", "password", "secret")
 BATCH = 256  # texts per redact_many call: the writer's batch size
-SETS = ("labelled", "heldout2", "heldout3", "heldout4", "heldout5")
+SETS = ("labelled", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 CLASS = {**{k: k for k in PERSONAL}, "ssn": "national_id", "nino": "national_id"}
 CLASS.update({k: "secret" for k in SECRETS})
 

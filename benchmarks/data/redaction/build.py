@@ -3,14 +3,15 @@
 Markup: one record per line; `⟦kind|value⟧` marks an expected span; `\\n` is a line break;
 a leading `[topic=LABEL] ` marks a record that topic rules should mask; `#` starts a comment.
 Run: python benchmarks/data/redaction/build.py  (writes labelled.jsonl, heldout2.jsonl,
-heldout3.jsonl, heldout4.jsonl and heldout5.jsonl)
+heldout3.jsonl, heldout4.jsonl, heldout5.jsonl and heldout6.jsonl)
 
 labelled.jsonl (the dev set) is chat, transcripts, email, traces, docs and heldout.txt (the
 first held-out set, merged into dev once it had been seen); heldout2.jsonl is the second
 held-out set, heldout2_*.txt (one file per connector style); heldout3.jsonl is the third
 held-out set, heldout3_*.txt (same five styles); heldout4.jsonl is the fourth held-out set,
 heldout4_*.txt (same five styles, written blind like the third); heldout5.jsonl is the fifth,
-heldout5_*.txt (same five styles, written blind too).
+heldout5_*.txt (same five styles, written blind too); heldout6.jsonl is the sixth,
+heldout6_*.txt (same five styles, written blind too).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ HELDOUT2 = [f"heldout2_{name}" for name in ("chat", "transcripts", "email", "tra
 HELDOUT3 = [f"heldout3_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
 HELDOUT4 = [f"heldout4_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
 HELDOUT5 = [f"heldout5_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
+HELDOUT6 = [f"heldout6_{name}" for name in ("chat", "transcripts", "email", "traces", "docs")]
 
 
 if __name__ == "__main__":
@@ -73,6 +75,7 @@ if __name__ == "__main__":
     held3 = build(HELDOUT3, HERE / "heldout3.jsonl")
     held4 = build(HELDOUT4, HERE / "heldout4.jsonl")
     held5 = build(HELDOUT5, HERE / "heldout5.jsonl")
+    held6 = build(HELDOUT6, HERE / "heldout6.jsonl")
     print(f"labelled.jsonl: {dev} records; heldout2.jsonl: {held} records; "
           f"heldout3.jsonl: {held3} records; heldout4.jsonl: {held4} records; "
-          f"heldout5.jsonl: {held5} records")
+          f"heldout5.jsonl: {held5} records; heldout6.jsonl: {held6} records")
