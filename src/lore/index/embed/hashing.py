@@ -81,15 +81,14 @@ class HashEmbedder(Embedder):
         words_of = np.array(counts, dtype=np.int64)
         unigrams = np.array(hashes, dtype=np.uint64)
         # A bigram joins word i and word i+1 of the same text: every i but each text's last.
-        ends = np.cumsum(words_of)
-        firsts = np.ones(len(unigrams), dtype=bool)
-        firsts[ends[words_of > 0] - 1] = False
-        left = np.flatnonzero(firsts)
+        has_next = np.ones(len(unigrams), dtype=bool)
+        has_next[np.cumsum(words_of)[words_of > 0] - 1] = False
+        left = np.flatnonzero(has_next)
         with np.errstate(over="ignore"):
             bigrams = _finalise(unigrams[left] * _GOLDEN + unigrams[left + 1])
         codes = np.concatenate([unigrams, bigrams])
-        rows = np.arange(len(texts), dtype=np.int64)
-        owners = np.concatenate([np.repeat(rows, words_of), np.repeat(rows, words_of)[left]])
+        text_of_word = np.repeat(np.arange(len(texts), dtype=np.int64), words_of)
+        owners = np.concatenate([text_of_word, text_of_word[left]])
         cells = owners * self.dim + (codes % np.uint64(self.dim)).astype(np.int64)
         signs = (codes >> np.uint64(63)).astype(np.float64) * 2.0 - 1.0
         out = np.bincount(cells, weights=signs, minlength=len(texts) * self.dim)
